@@ -1,0 +1,39 @@
+"""Domain errors: a small hierarchy the entry points map to HTTP status codes and exit codes."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command was refused by a rule of the domain; the message says which."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None, details: object = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    """The facts given do not fit the clause or the year (→ 422)."""
+
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    """No such year, district, finding, dispute, meeting, report or task (→ 404)."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The command does not fit the current state: closed year, resolved dispute ... (→ 409)."""
+
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The actor's role or scope does not allow the command (→ 403)."""
+
+    code = "forbidden"

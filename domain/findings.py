@@ -1,0 +1,86 @@
+"""Findings (考核发现): the facts recorded against a clause, and the checks on those facts.
+
+A finding never carries points: it names a clause and its facts (a date, counts, rates)
+and the rubric decides what they cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+from domain.errors import InvalidInput
+from domain.rubric import Clause
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One recorded finding as the scoring engine sees it. Input order is history order."""
+
+    id: str
+    clause: str
+    occurred_on: date | None = None
+    measures: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+def check_measures(clause: Clause, measures: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    """Return the clause's measures as exact decimals, or refuse with the field named.
+
+    Rates are percentages between 0 and 100; counts are whole numbers ≥ 0. Every key the
+    clause names is required and no other key is accepted, so a typo cannot pass unnoticed.
+    """
+    if not clause.measures:
+        if measures:
+            raise InvalidInput(
+                f"条款 {clause.id} 不接受数值 (clause {clause.id} takes no measures)",
+                field="measures",
+            )
+        return {}
+    measures = measures or {}
+    if not isinstance(measures, Mapping):
+        raise InvalidInput("measures 必须是对象 (measures must be an object)", field="measures")
+    known = {m.key for m in clause.measures}
+    for key in measures:
+        if key not in known:
+            raise InvalidInput(
+                f"条款 {clause.id} 没有数值项 {key!r} (unknown measure; expected {sorted(known)})",
+                field=f"measures.{key}",
+            )
+    checked: dict[str, Decimal] = {}
+    for measure in clause.measures:
+        where = f"measures.{measure.key}"
+        if measure.key not in measures:
+            raise InvalidInput(
+                f"缺少数值项 {measure.key}（{measure.label}） (measurement missing key {measure.key!r})",
+                field=where,
+            )
+        value = _to_decimal(measures[measure.key], where)
+        if value < 0:
+            raise InvalidInput(f"{measure.label} 不能为负数 (must not be negative)", field=where)
+        if measure.unit == "%" and value > 100:
+            raise InvalidInput(f"{measure.label} 不能超过100% (a rate cannot exceed 100)", field=where)
+        if measure.unit == "count" and value != value.to_integral_value():
+            raise InvalidInput(f"{measure.label} 必须是整数 (a count must be a whole number)", field=where)
+        checked[measure.key] = value
+    return checked
+
+
+def _to_decimal(value: Any, where: str) -> Decimal:
+    # Floats are converted through their shortest repr (what the user typed in JSON),
+    # never through their binary expansion: 79.5 stays 79.5.
+    if isinstance(value, bool):
+        raise InvalidInput(f"{where} 必须是数字 (must be a number)", field=where)
+    if isinstance(value, (int, Decimal)):
+        number = Decimal(value)
+    elif isinstance(value, (float, str)):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise InvalidInput(f"{where} 必须是数字 (must be a number): {value!r}", field=where) from None
+    else:
+        raise InvalidInput(f"{where} 必须是数字 (must be a number)", field=where)
+    if not number.is_finite():
+        raise InvalidInput(f"{where} 必须是有限数字 (must be finite)", field=where)
+    return number

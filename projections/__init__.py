@@ -1,0 +1,1 @@
+"""Read models (scoreboard, audit log, dispute queue) built from the event store's notification log."""
