@@ -71,6 +71,8 @@ class DistrictLedger(ChainedAggregate):
     class DisputeFiled(ChainedAggregate.Event):
         dispute_id: str
         finding_id: str
+        clause: str
+        indicator: str
         statement: str
         evidence: list
 
@@ -163,6 +165,8 @@ class DistrictLedger(ChainedAggregate):
             self.DisputeFiled,
             dispute_id=dispute_id,
             finding_id=finding_id,
+            clause=finding["clause"],
+            indicator=finding["indicator"],
             statement=_required(statement, "statement"),
             evidence=list(evidence or []),
             actor=actor,

@@ -1,0 +1,138 @@
+"""Catching the read side up with the event store, on SQLite and PostgreSQL alike.
+
+The library's SQLite recorder has no subscribe(), so instead of its ProjectionRunner we
+read the notification log from each projection's tracked position. Each batch of events
+and the new positions are written in one transaction, so a crash or restart neither
+skips nor double-counts an event.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import orjson
+
+from projections.store import ViewStore
+
+BATCH = 500
+STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One event as the projections see it: where it sits, whose it is, and its data."""
+
+    position: int
+    aggregate_id: str
+    kind: str  # the aggregate class: DistrictLedger, AssessmentYear, Meeting, Report, Task
+    type: str  # the event class: FindingRecorded, ...
+    version: int
+    year: int | None
+    district: str | None
+    recorded_at: str
+    actor: dict
+    data: dict
+    hash: str
+    prev_hash: str
+
+
+class Projection(Protocol):
+    name: str
+
+    def apply(self, views: ViewStore, fact: Fact) -> None: ...
+
+    def finish(self, views: ViewStore) -> None: ...
+
+
+class CatchUp:
+    """Reads new notifications and hands them, decoded, to every projection behind them."""
+
+    def __init__(self, app: Any, views: ViewStore, projections: Sequence[Projection]):
+        self.app = app
+        self.views = views
+        self.projections = list(projections)
+        self._lock = threading.Lock()
+        self._aggregates: dict[str, tuple[str, int | None, str | None]] = {}
+
+    def positions(self) -> dict[str, int]:
+        rows = dict(self.views.query("SELECT projection, position FROM kaohe_tracking"))
+        return {p.name: int(rows.get(p.name, 0)) for p in self.projections}
+
+    def run(self) -> int:
+        """Catch every projection up; return how many notifications were read."""
+        read = 0
+        with self._lock:
+            while True:
+                with self.views.transaction() as tx:
+                    positions = self.positions()  # re-read under the write lock
+                    start = min(positions.values())
+                    notifications = self.app.recorder.select_notifications(
+                        start=start, limit=BATCH, inclusive_of_start=False
+                    )
+                    if not notifications:
+                        break
+                    for notification in notifications:
+                        fact = self._fact(tx, notification)
+                        for projection in self.projections:
+                            if notification.id > positions[projection.name]:
+                                projection.apply(tx, fact)
+                    last = notifications[-1].id
+                    for projection in self.projections:
+                        projection.finish(tx)
+                        tx.execute(
+                            "INSERT INTO kaohe_tracking (projection, position) VALUES (?, ?) "
+                            "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+                            (projection.name, last),
+                        )
+                    read += len(notifications)
+            for projection in self.projections:
+                settle = getattr(projection, "settle", None)
+                if settle:
+                    settle(self.views)
+        return read
+
+    def forget(self) -> None:
+        self._aggregates.clear()
+
+    def _fact(self, tx: ViewStore, notification: Any) -> Fact:
+        event = self.app.mapper.to_domain_event(notification)  # the library's path, upcasting included
+        state = vars(event)
+        aggregate_id = str(notification.originator_id)
+        kind, _, event_type = type(event).__qualname__.rpartition(".")
+        if notification.originator_version == 1:
+            known = (kind, state.get("year"), state.get("district"))
+            self._aggregates[aggregate_id] = known
+            tx.execute(
+                "INSERT INTO kaohe_aggregates (aggregate_id, kind, year, district) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (aggregate_id) DO NOTHING",
+                (aggregate_id, *known),
+            )
+        known = self._aggregates.get(aggregate_id)
+        if known is None:
+            rows = tx.query("SELECT kind, year, district FROM kaohe_aggregates WHERE aggregate_id = ?", (aggregate_id,))
+            known = rows[0] if rows else (kind, None, None)
+            self._aggregates[aggregate_id] = known
+        return Fact(
+            position=notification.id,
+            aggregate_id=aggregate_id,
+            kind=known[0],
+            type=event_type,
+            version=notification.originator_version,
+            year=known[1],
+            district=known[2],
+            recorded_at=state["timestamp"].isoformat(timespec="microseconds"),
+            actor=state.get("actor") or {},
+            data={k: v for k, v in state.items() if k not in STANDARD_FIELDS},
+            hash=state.get("hash", ""),
+            prev_hash=state.get("prev_hash", ""),
+        )
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def loads(text: str | bytes | None) -> Any:
+    return None if text is None else orjson.loads(text)
