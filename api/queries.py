@@ -48,7 +48,7 @@ class Queries:
 
     def district_of_finding(self, year: int, finding_id: str) -> str:
         self.catch_up()
-        rows = self.views.query("SELECT district FROM kaohe_findings WHERE year = ? AND finding_id = ?",
+        rows = self.views.query("SELECT district FROM view_findings WHERE year = ? AND finding_id = ?",
                                 (year, finding_id))
         if not rows:
             raise NotFound(f"{year} 年度没有发现 {finding_id} (no such finding)")
@@ -56,7 +56,7 @@ class Queries:
 
     def dispute_location(self, year: int, dispute_id: str) -> tuple[str, str]:
         self.catch_up()
-        rows = self.views.query("SELECT district, indicator FROM kaohe_disputes WHERE year = ? AND dispute_id = ?",
+        rows = self.views.query("SELECT district, indicator FROM view_disputes WHERE year = ? AND dispute_id = ?",
                                 (year, dispute_id))
         if not rows:
             raise NotFound(f"{year} 年度没有申诉 {dispute_id} (no such dispute)")
@@ -66,7 +66,7 @@ class Queries:
         """Every (district, indicator) not yet signed off (核定), in rubric order."""
         self.catch_up()
         y = self._year(year)
-        signed = set(self.views.query("SELECT district, indicator FROM kaohe_signoffs WHERE year = ?", (year,)))
+        signed = set(self.views.query("SELECT district, indicator FROM view_signoffs WHERE year = ?", (year,)))
         rubric = self.rubric_of_year(year)
         return [[d, i.id] for d in y.districts for i in rubric.indicators if (d, i.id) not in signed]
 
@@ -74,7 +74,7 @@ class Queries:
 
     def years(self) -> list[dict[str, Any]]:
         self.catch_up()
-        rows = self.views.query("SELECT year, rubric, districts, closed_at FROM kaohe_years ORDER BY year DESC")
+        rows = self.views.query("SELECT year, rubric, districts, closed_at FROM view_years ORDER BY year DESC")
         return [{"year": y, "rubric": r, "districts": loads(d), "closed": c is not None} for y, r, d, c in rows]
 
     def year_info(self, year: int) -> dict[str, Any]:
@@ -105,7 +105,7 @@ class Queries:
         bound = as_of_bound(as_of)
         self.catch_up()
         if bound is None:
-            rows = self.views.query("SELECT district, breakdown FROM kaohe_districts WHERE year = ?", (year,))
+            rows = self.views.query("SELECT district, breakdown FROM view_districts WHERE year = ?", (year,))
             results = [loads(b) for _, b in rows]
         else:
             results = [self._breakdown_as_of(year, d, bound) for d in info["districts"]]
@@ -130,7 +130,7 @@ class Queries:
         bound = as_of_bound(as_of)
         self.catch_up()
         if bound is None:
-            rows = self.views.query("SELECT breakdown FROM kaohe_districts WHERE year = ? AND district = ?",
+            rows = self.views.query("SELECT breakdown FROM view_districts WHERE year = ? AND district = ?",
                                     (year, district))
             result = loads(rows[0][0])
             details = self._finding_details(year, district)
@@ -152,7 +152,7 @@ class Queries:
 
     def _breakdown_as_of(self, year: int, district: str, bound: str) -> dict[str, Any]:
         rows = self.views.query(
-            "SELECT type, data FROM kaohe_events WHERE year = ? AND district = ? AND recorded_at <= ? ORDER BY position",
+            "SELECT type, data FROM view_audit WHERE year = ? AND district = ? AND recorded_at <= ? ORDER BY position",
             (year, district, bound),
         )
         findings, cancelled, signed = fold_events((t, loads(d)) for t, d in rows)
@@ -161,7 +161,7 @@ class Queries:
 
     def _finding_details(self, year: int, district: str) -> dict[str, dict[str, Any]]:
         rows = self.views.query(
-            "SELECT finding_id, clause, recorded_at, data, status, status_reason, dispute FROM kaohe_findings "
+            "SELECT finding_id, clause, recorded_at, data, status, status_reason, dispute FROM view_findings "
             "WHERE year = ? AND district = ? ORDER BY position", (year, district))
         return {fid: {"id": fid, "clause": clause, "recorded_at": at, **loads(data), "status": status,
                       "status_reason": reason, "dispute": loads(dispute)}
@@ -169,7 +169,7 @@ class Queries:
 
     def _finding_details_as_of(self, year: int, district: str, bound: str) -> dict[str, dict[str, Any]]:
         rows = self.views.query(
-            "SELECT recorded_at, actor, data FROM kaohe_events WHERE year = ? AND district = ? AND recorded_at <= ? "
+            "SELECT recorded_at, actor, data FROM view_audit WHERE year = ? AND district = ? AND recorded_at <= ? "
             "AND type = 'FindingRecorded' ORDER BY position", (year, district, bound))
         details = {}
         for at, actor, data in rows:
@@ -204,7 +204,7 @@ class Queries:
             raise NotFound(f"{year} 年度没有被考核单位 {district!r} (unknown district)")
         self.catch_up()
         rows = self.views.query(
-            "SELECT version, position, recorded_at, actor, type, data, hash, prev_hash FROM kaohe_events "
+            "SELECT version, position, recorded_at, actor, type, data, hash, prev_hash FROM view_audit "
             "WHERE year = ? AND district = ? ORDER BY position", (year, district))
         return [{"seq": v, "position": p, "recorded_at": at, "actor": loads(a), "type": t, "data": loads(d),
                  "hash": h, "prev_hash": ph} for v, p, at, a, t, d, h, ph in rows]
@@ -214,7 +214,7 @@ class Queries:
         self.year_info(year)
         self.catch_up()
         sql = ("SELECT dispute_id, district, finding_id, indicator, clause, departments, status, statement, evidence, "
-               "filed_at, filed_by, resolved_at, resolved_by, reason FROM kaohe_disputes WHERE year = ?")
+               "filed_at, filed_by, resolved_at, resolved_by, reason FROM view_disputes WHERE year = ?")
         params: list[Any] = [year]
         if status:
             if status not in ("open", "upheld", "overturned"):
@@ -241,7 +241,7 @@ class Queries:
         self.year_info(year)
         self.catch_up()
         rows = self.views.query(
-            "SELECT aggregate_id, type, data, recorded_at FROM kaohe_events WHERE year = ? AND kind = ? ORDER BY position",
+            "SELECT aggregate_id, type, data, recorded_at FROM view_audit WHERE year = ? AND kind = ? ORDER BY position",
             (year, kind))
         items: dict[str, dict[str, Any]] = {}
         for aggregate_id, event_type, data, at in rows:
@@ -266,8 +266,8 @@ class Queries:
         """SHA-256 over every chain head of the year, as the audit log has seen them."""
         self.catch_up()
         rows = self.views.query(
-            "SELECT e.aggregate_id, e.version, e.hash FROM kaohe_events e JOIN ("
-            " SELECT aggregate_id, MAX(version) AS v FROM kaohe_events WHERE year = ? GROUP BY aggregate_id) m"
+            "SELECT e.aggregate_id, e.version, e.hash FROM view_audit e JOIN ("
+            " SELECT aggregate_id, MAX(version) AS v FROM view_audit WHERE year = ? GROUP BY aggregate_id) m"
             " ON e.aggregate_id = m.aggregate_id AND e.version = m.v", (year,))
         return history_digest((a, v, h) for a, v, h in rows)
 

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Transcoder
 
+from api import history
 from api.queries import Queries
 from api.rubric_files import load_rubric
 from api.storage import OrjsonTranscoder, database_url, library_env
@@ -76,6 +77,18 @@ class KaoheApp(Queries, Application):
             self.views.close()
         finally:
             super().close()
+
+    def verify(self, year: int | None = None) -> dict[str, Any]:
+        """Walk every stored hash chain (of one year, or all); see api.history.verify."""
+        return history.verify(self, year)
+
+    def replay(self, year: int) -> dict[str, Any]:
+        """Rebuild every projection from the store; return the final ranking and the history's digest."""
+        self.views.drop_all()
+        self.catchup.forget()
+        self.catch_up()
+        ranking = self.scores(Actor("replay", "admin"), year)
+        return {**ranking, "digest": history.store_digest(self, year)}
 
     # --- rubric of a year ------------------------------------------------------
 

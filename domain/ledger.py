@@ -34,6 +34,14 @@ class DistrictLedger(ChainedAggregate):
             ledger.signoffs = set()
 
     class FindingRecorded(ChainedAggregate.Event):
+        # v2 added `reference` and `source` (which office workflow caused the finding).
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state.setdefault("reference", None)
+            state.setdefault("source", None)
+
         finding_id: str
         clause: str
         indicator: str

@@ -11,7 +11,7 @@ class AuditLog:
 
     def apply(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "INSERT INTO kaohe_events (position, year, aggregate_id, kind, district, version, recorded_at, actor, "
+            "INSERT INTO view_audit (position, year, aggregate_id, kind, district, version, recorded_at, actor, "
             "type, data, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
             (
                 fact.position, fact.year, fact.aggregate_id, fact.kind, fact.district, fact.version,

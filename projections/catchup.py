@@ -57,7 +57,7 @@ class CatchUp:
         self._aggregates: dict[str, tuple[str, int | None, str | None]] = {}
 
     def positions(self) -> dict[str, int]:
-        rows = dict(self.views.query("SELECT projection, position FROM kaohe_tracking"))
+        rows = dict(self.views.query("SELECT projection, position FROM view_tracking"))
         return {p.name: int(rows.get(p.name, 0)) for p in self.projections}
 
     def run(self) -> int:
@@ -82,7 +82,7 @@ class CatchUp:
                     for projection in self.projections:
                         projection.finish(tx)
                         tx.execute(
-                            "INSERT INTO kaohe_tracking (projection, position) VALUES (?, ?) "
+                            "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
                             "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
                             (projection.name, last),
                         )
@@ -105,13 +105,13 @@ class CatchUp:
             known = (kind, state.get("year"), state.get("district"))
             self._aggregates[aggregate_id] = known
             tx.execute(
-                "INSERT INTO kaohe_aggregates (aggregate_id, kind, year, district) VALUES (?, ?, ?, ?) "
+                "INSERT INTO view_aggregates (aggregate_id, kind, year, district) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (aggregate_id) DO NOTHING",
                 (aggregate_id, *known),
             )
         known = self._aggregates.get(aggregate_id)
         if known is None:
-            rows = tx.query("SELECT kind, year, district FROM kaohe_aggregates WHERE aggregate_id = ?", (aggregate_id,))
+            rows = tx.query("SELECT kind, year, district FROM view_aggregates WHERE aggregate_id = ?", (aggregate_id,))
             known = rows[0] if rows else (kind, None, None)
             self._aggregates[aggregate_id] = known
         return Fact(

@@ -20,7 +20,7 @@ class DisputeQueue:
             finding, clause, indicator = fact.data["finding_id"], fact.data["clause"], fact.data["indicator"]
             departments = list(self.rubric_of_year(fact.year).indicator(indicator).departments)
             views.execute(
-                "INSERT INTO kaohe_disputes (dispute_id, year, district, finding_id, indicator, clause, departments, "
+                "INSERT INTO view_disputes (dispute_id, year, district, finding_id, indicator, clause, departments, "
                 "status, statement, evidence, filed_at, filed_by, position) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) ON CONFLICT (dispute_id) DO NOTHING",
                 (
@@ -31,7 +31,7 @@ class DisputeQueue:
             )
         elif fact.type == "DisputeResolved":
             views.execute(
-                "UPDATE kaohe_disputes SET status = ?, resolved_at = ?, resolved_by = ?, reason = ? WHERE dispute_id = ?",
+                "UPDATE view_disputes SET status = ?, resolved_at = ?, resolved_by = ?, reason = ? WHERE dispute_id = ?",
                 (fact.data["decision"], fact.recorded_at, dumps(fact.actor), fact.data["reason"], fact.data["dispute_id"]),
             )
 

@@ -34,30 +34,30 @@ class Scoreboard:
 
     def finish(self, views: ViewStore) -> None:
         for year, district in self._touched:
-            views.execute("UPDATE kaohe_districts SET dirty = 1 WHERE year = ? AND district = ?", (year, district))
+            views.execute("UPDATE view_districts SET dirty = 1 WHERE year = ? AND district = ?", (year, district))
         self._touched.clear()
 
     def settle(self, views: ViewStore) -> int:
         """Rescore every dirty district; return how many."""
-        dirty = views.query("SELECT year, district, rubric FROM kaohe_districts WHERE dirty = 1")
+        dirty = views.query("SELECT year, district, rubric FROM view_districts WHERE dirty = 1")
         with views.transaction() as tx:
             for year, district, _ in dirty:
                 score = self.rescore(tx, year, district)
                 tx.execute(
-                    "UPDATE kaohe_districts SET total = ?, breakdown = ?, dirty = 0 WHERE year = ? AND district = ?",
+                    "UPDATE view_districts SET total = ?, breakdown = ?, dirty = 0 WHERE year = ? AND district = ?",
                     (str(score["total"]), dumps(score), year, district),
                 )
         return len(dirty)
 
     def rescore(self, views: ViewStore, year: int, district: str) -> dict[str, Any]:
         rows = views.query(
-            "SELECT finding_id, clause, data, status FROM kaohe_findings WHERE year = ? AND district = ? ORDER BY position",
+            "SELECT finding_id, clause, data, status FROM view_findings WHERE year = ? AND district = ? ORDER BY position",
             (year, district),
         )
         findings = [finding_from(fid, clause, loads(data)) for fid, clause, data, _ in rows]
         cancelled = {fid for fid, _, _, status in rows if status != "live"}
         signed = {r[0] for r in views.query(
-            "SELECT indicator FROM kaohe_signoffs WHERE year = ? AND district = ?", (year, district))}
+            "SELECT indicator FROM view_signoffs WHERE year = ? AND district = ?", (year, district))}
         rubric = self.rubric_of_year(year)
         return breakdown(rubric, district, score_district(rubric, findings, cancelled), signed)
 
@@ -66,20 +66,20 @@ class Scoreboard:
     def _on_AssessmentYear_Opened(self, views: ViewStore, fact: Fact) -> None:
         d = fact.data
         views.execute(
-            "INSERT INTO kaohe_years (year, rubric, rubric_hash, districts, opened_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO view_years (year, rubric, rubric_hash, districts, opened_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (year) DO NOTHING",
             (d["year"], d["rubric"], d["rubric_hash"], dumps(d["districts"]), fact.recorded_at),
         )
 
     def _on_AssessmentYear_Closed(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "UPDATE kaohe_years SET closed_at = ?, close_data = ? WHERE year = ?",
+            "UPDATE view_years SET closed_at = ?, close_data = ? WHERE year = ?",
             (fact.recorded_at, dumps({**fact.data, "actor": fact.actor}), fact.year),
         )
 
     def _on_DistrictLedger_Opened(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "INSERT INTO kaohe_districts (year, district, rubric, dirty) VALUES (?, ?, ?, 1) "
+            "INSERT INTO view_districts (year, district, rubric, dirty) VALUES (?, ?, ?, 1) "
             "ON CONFLICT (year, district) DO NOTHING",
             (fact.data["year"], fact.data["district"], fact.data["rubric"]),
         )
@@ -89,7 +89,7 @@ class Scoreboard:
         detail = {k: d.get(k) for k in FINDING_DETAIL}
         detail["actor"] = fact.actor
         views.execute(
-            "INSERT INTO kaohe_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
+            "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING",
             (d["finding_id"], fact.year, fact.district, d["clause"], d["indicator"], fact.position,
              fact.recorded_at, dumps(detail)),
@@ -98,14 +98,14 @@ class Scoreboard:
 
     def _on_DistrictLedger_FindingRetracted(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "UPDATE kaohe_findings SET status = 'retracted', status_reason = ? WHERE finding_id = ?",
+            "UPDATE view_findings SET status = 'retracted', status_reason = ? WHERE finding_id = ?",
             (fact.data["reason"], fact.data["finding_id"]),
         )
         self._touched.add((fact.year, fact.district))
 
     def _on_DistrictLedger_DisputeFiled(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "UPDATE kaohe_findings SET dispute = ? WHERE finding_id = ?",
+            "UPDATE view_findings SET dispute = ? WHERE finding_id = ?",
             (dumps({"id": fact.data["dispute_id"], "status": "open"}), fact.data["finding_id"]),
         )
         self._touched.add((fact.year, fact.district))
@@ -115,16 +115,16 @@ class Scoreboard:
         dispute = dumps({"id": d["dispute_id"], "status": d["decision"], "reason": d["reason"]})
         if d["decision"] == "overturned":
             views.execute(
-                "UPDATE kaohe_findings SET dispute = ?, status = 'overturned', status_reason = ? WHERE finding_id = ?",
+                "UPDATE view_findings SET dispute = ?, status = 'overturned', status_reason = ? WHERE finding_id = ?",
                 (dispute, d["reason"], d["finding_id"]),
             )
         else:
-            views.execute("UPDATE kaohe_findings SET dispute = ? WHERE finding_id = ?", (dispute, d["finding_id"]))
+            views.execute("UPDATE view_findings SET dispute = ? WHERE finding_id = ?", (dispute, d["finding_id"]))
         self._touched.add((fact.year, fact.district))
 
     def _on_DistrictLedger_IndicatorSignedOff(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "INSERT INTO kaohe_signoffs (year, district, indicator, recorded_at, actor) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO view_signoffs (year, district, indicator, recorded_at, actor) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (year, district, indicator) DO NOTHING",
             (fact.year, fact.district, fact.data["indicator"], fact.recorded_at, dumps(fact.actor)),
         )

@@ -13,43 +13,43 @@ from typing import Any, Iterator, Sequence
 
 SCHEMA = [
     # How far each projection has read the store's notification log.
-    "CREATE TABLE IF NOT EXISTS kaohe_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     # Which aggregate is which: filled from each aggregate's first event.
-    """CREATE TABLE IF NOT EXISTS kaohe_aggregates (
+    """CREATE TABLE IF NOT EXISTS view_aggregates (
         aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, year INTEGER, district TEXT)""",
     # The audit log: every event, flattened, in store order.
-    """CREATE TABLE IF NOT EXISTS kaohe_events (
+    """CREATE TABLE IF NOT EXISTS view_audit (
         position BIGINT PRIMARY KEY, year INTEGER, aggregate_id TEXT NOT NULL, kind TEXT NOT NULL,
         district TEXT, version INTEGER NOT NULL, recorded_at TEXT NOT NULL, actor TEXT NOT NULL,
         type TEXT NOT NULL, data TEXT NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS kaohe_events_district ON kaohe_events (year, district, position)",
-    "CREATE INDEX IF NOT EXISTS kaohe_events_kind ON kaohe_events (year, kind, position)",
+    "CREATE INDEX IF NOT EXISTS view_audit_district ON view_audit (year, district, position)",
+    "CREATE INDEX IF NOT EXISTS view_audit_kind ON view_audit (year, kind, position)",
     # The scoreboard: findings (the engine's input), sign-offs, and the scores computed from them.
-    """CREATE TABLE IF NOT EXISTS kaohe_findings (
+    """CREATE TABLE IF NOT EXISTS view_findings (
         finding_id TEXT PRIMARY KEY, year INTEGER NOT NULL, district TEXT NOT NULL, clause TEXT NOT NULL,
         indicator TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, data TEXT NOT NULL,
         status TEXT NOT NULL, status_reason TEXT, dispute TEXT)""",
-    "CREATE INDEX IF NOT EXISTS kaohe_findings_district ON kaohe_findings (year, district, position)",
-    """CREATE TABLE IF NOT EXISTS kaohe_signoffs (
+    "CREATE INDEX IF NOT EXISTS view_findings_district ON view_findings (year, district, position)",
+    """CREATE TABLE IF NOT EXISTS view_signoffs (
         year INTEGER NOT NULL, district TEXT NOT NULL, indicator TEXT NOT NULL, recorded_at TEXT NOT NULL,
         actor TEXT NOT NULL, PRIMARY KEY (year, district, indicator))""",
-    """CREATE TABLE IF NOT EXISTS kaohe_districts (
+    """CREATE TABLE IF NOT EXISTS view_districts (
         year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, total TEXT,
         breakdown TEXT, dirty INTEGER NOT NULL, PRIMARY KEY (year, district))""",
-    """CREATE TABLE IF NOT EXISTS kaohe_years (
+    """CREATE TABLE IF NOT EXISTS view_years (
         year INTEGER PRIMARY KEY, rubric TEXT NOT NULL, rubric_hash TEXT NOT NULL, districts TEXT NOT NULL,
         opened_at TEXT NOT NULL, closed_at TEXT, close_data TEXT)""",
     # The dispute queue.
-    """CREATE TABLE IF NOT EXISTS kaohe_disputes (
+    """CREATE TABLE IF NOT EXISTS view_disputes (
         dispute_id TEXT PRIMARY KEY, year INTEGER NOT NULL, district TEXT NOT NULL, finding_id TEXT NOT NULL,
         indicator TEXT NOT NULL, clause TEXT NOT NULL, departments TEXT NOT NULL, status TEXT NOT NULL,
         statement TEXT NOT NULL, evidence TEXT NOT NULL, filed_at TEXT NOT NULL, filed_by TEXT NOT NULL,
         resolved_at TEXT, resolved_by TEXT, reason TEXT, position BIGINT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS kaohe_disputes_queue ON kaohe_disputes (year, status, position)",
+    "CREATE INDEX IF NOT EXISTS view_disputes_queue ON view_disputes (year, status, position)",
 ]
 VIEW_TABLES = (
-    "kaohe_tracking", "kaohe_aggregates", "kaohe_events", "kaohe_findings", "kaohe_signoffs",
-    "kaohe_districts", "kaohe_years", "kaohe_disputes",
+    "view_tracking", "view_aggregates", "view_audit", "view_findings", "view_signoffs",
+    "view_districts", "view_years", "view_disputes",
 )
 
 

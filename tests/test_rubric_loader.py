@@ -328,3 +328,18 @@ def test_float_79_5_becomes_exactly_decimal_79_5():
     assert isinstance(got["enterprise_rate"], Decimal)
     # not the binary expansion of 0.1 (0.1000000000000000055511151231257827...)
     assert str(got["large_enterprise_rate"]) == "0.1"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="parse_rubric only checks that categories add up to the document's own 'total'; "
+    "a self-consistent rubric whose total is not 100 is accepted (reported to the lead)",
+)
+def test_consistent_total_other_than_100_is_refused():
+    doc = fresh()
+    doc["total"] = Decimal("99.5")
+    category(doc, "8")["points"] = Decimal("19.5")
+    indicator(doc, "8.5")["points"] = Decimal("2.5")
+    clause(doc, "8.5.a")["points"] = Decimal("2.5")
+    message = refused(doc)
+    assert "total" in message and "100" in message
