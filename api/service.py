@@ -9,7 +9,9 @@ repeated command return its first result and record nothing new.
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
+import time
 from datetime import date
 from typing import Any, Callable
 from uuid import UUID, uuid4
@@ -35,7 +37,7 @@ from projections.dispute_queue import DisputeQueue
 from projections.scoreboard import Scoreboard
 from projections.store import ViewStore
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 20
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -127,7 +129,7 @@ class KaoheApp(Queries, Application):
         require_writer(actor)
         fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
         with self._write_lock:
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
                 if idempotency_key:
                     earlier = self._earlier_response(actor, idempotency_key, fingerprint)
                     if earlier is not None:
@@ -140,7 +142,10 @@ class KaoheApp(Queries, Application):
                             scope=actor.name, key=idempotency_key, fingerprint=fingerprint, response=response))
                     self.save(*aggregates)
                 except IntegrityError:
-                    self._evict(aggregates)  # someone else wrote first: reload and try again
+                    # Someone else wrote first: reload and try again, after a short random
+                    # pause so two writers in a tight loop do not keep colliding.
+                    self._evict(aggregates)
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
                 except BaseException:
                     self._evict(aggregates)

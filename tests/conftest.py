@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh KaoheApp on a temporary SQLite file, an HTTP client over it, tokens per role."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import tokens
+from api.http import create_app
+from api.service import KaoheApp
+from domain.actors import Actor
+
+YEAR = 2018
+DISTRICTS = ["中山区", "西岗区", "沙河口区"]
+RUBRIC = "dalian-2018"
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[KaoheApp]:
+    """A fresh application service on its own SQLite file, closed after the test."""
+    kaohe = KaoheApp.from_url(f"sqlite:///{tmp_path}/kaohe.sqlite3")
+    try:
+        yield kaohe
+    finally:
+        kaohe.close()
+
+
+@pytest.fixture
+def client(app: KaoheApp) -> Iterator[TestClient]:
+    """The HTTP API over `app` (lifespan run, so the token table exists)."""
+    with TestClient(create_app(app)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_headers(app: KaoheApp) -> Callable[..., dict[str, str]]:
+    """make_headers(role, department=None, district=None, name=None) → Authorization headers for a new token."""
+    made: dict[str, int] = {}
+
+    def make(role: str, department: str | None = None, district: str | None = None,
+             name: str | None = None) -> dict[str, str]:
+        if name is None:
+            base = "-".join(p for p in (role, department, district) if p)
+            made[base] = made.get(base, 0) + 1
+            name = base if made[base] == 1 else f"{base}-{made[base]}"
+        token = tokens.create_token(app.views, name, role, department=department, district=district)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def auth(make_headers) -> dict[str, dict[str, str]]:
+    """Headers for one token per role: admin, office, auditor, 宣传教育部, 组织建设部 and each district."""
+    headers = {
+        "admin": make_headers("admin"),
+        "office": make_headers("office"),
+        "auditor": make_headers("auditor"),
+        "宣传教育部": make_headers("department", department="宣传教育部"),
+        "组织建设部": make_headers("department", department="组织建设部"),
+    }
+    for district in DISTRICTS:
+        headers[district] = make_headers("district", district=district)
+    return headers
+
+
+ADMIN = Actor(name="fixture-admin", role="admin")
+
+
+@pytest.fixture
+def year_2018(app: KaoheApp) -> int:
+    """Year 2018 open on the Dalian rubric with three districts: 中山区, 西岗区, 沙河口区."""
+    app.open_year(ADMIN, year=YEAR, rubric=RUBRIC, districts=list(DISTRICTS))
+    return YEAR
