@@ -61,6 +61,8 @@ class Clause:
     measures: tuple[Measure, ...] = ()
     tiers: tuple[Tier, ...] = ()
     exempts: tuple[str, ...] | str | None = None  # "indicator" or clause ids
+    void_when: tuple[str, ...] = ()  # deducts nothing while one of these clauses has a live finding
+    triggered_by: tuple[str, ...] = ()  # gate: a live finding on one of these clauses also fires it
     note: str | None = None
 
     @property
@@ -163,15 +165,22 @@ def parse_rubric(document: Mapping[str, Any]) -> Rubric:
     category_sum = sum((c.points for c in categories), Decimal(0))
     if category_sum != total:
         raise RubricError(f"{where}: categories add up to {category_sum}, not the total {total}")
-    clause_ids = {cl.id for c in categories for i in c.indicators for cl in i.clauses}
+    if total != 100:
+        raise RubricError(f"{where}: the total is {total}, not 100")
     for category in categories:
         for indicator in category.indicators:
+            siblings = {cl.id for cl in indicator.clauses}
             for clause in indicator.clauses:
-                if isinstance(clause.exempts, tuple):
-                    for target in clause.exempts:
-                        if target not in clause_ids or not target.startswith(indicator.id + "."):
+                refs = {
+                    "exempts": clause.exempts if isinstance(clause.exempts, tuple) else (),
+                    "void_when": clause.void_when,
+                    "triggered_by": clause.triggered_by,
+                }
+                for name, targets in refs.items():
+                    for target in targets:
+                        if target not in siblings or target == clause.id:
                             raise RubricError(
-                                f"clause {clause.id}: exempts unknown clause {target!r}"
+                                f"clause {clause.id}: {name} names {target!r}, not another clause of {indicator.id}"
                             )
     return Rubric(
         id=rubric_id,
@@ -281,6 +290,13 @@ def _parse_clause(
             fields["per"] = _require_points(doc, "per", where)
     if points > indicator_points:
         raise RubricError(f"{where}: points {points} exceed the indicator's {indicator_points}")
+    for name in ("void_when", "triggered_by"):
+        value = doc.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RubricError(f"{where}: '{name}' must be a list of clause ids")
+        fields[name] = tuple(value)
+    if fields["triggered_by"] and kind != "gate":
+        raise RubricError(f"{where}: only a gate can be triggered_by other clauses")
     return Clause(
         id=clause_id,
         indicator_id=indicator_id,

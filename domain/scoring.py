@@ -93,6 +93,8 @@ def score_indicator(indicator: Indicator, by_clause: Mapping[str, list[Finding]]
     indicator_exempt = False
     gated = False
     for clause in indicator.clauses:
+        if clause.kind == "gate" and any(by_clause.get(c) for c in clause.triggered_by):
+            gated = True
         if not by_clause.get(clause.id):
             continue
         if clause.kind == "exemption":
@@ -106,7 +108,9 @@ def score_indicator(indicator: Indicator, by_clause: Mapping[str, list[Finding]]
     for clause in indicator.clauses:
         live = tuple(by_clause.get(clause.id, ()))
         exempt = indicator_exempt or clause.id in exempt_clauses
-        if exempt or not live:
+        # 3.1.b: participation below 50% only counts where a competition was organised.
+        void = any(by_clause.get(c) for c in clause.void_when)
+        if exempt or void or not live:
             clause_scores.append(ClauseScore(clause.id, ZERO, live, (), exempt))
             continue
         deduction, counted = CLAUSE_RULES[clause.kind](clause, live)

@@ -74,3 +74,46 @@ def year_2018(app: KaoheApp) -> int:
     """Year 2018 open on the Dalian rubric with three districts: 中山区, 西岗区, 沙河口区."""
     app.open_year(ADMIN, year=YEAR, rubric=RUBRIC, districts=list(DISTRICTS))
     return YEAR
+
+
+@pytest.fixture
+def stored_events(app: KaoheApp) -> Callable[[], int]:
+    """stored_events() → how many events the store holds (idempotency records included): 'nothing recorded'."""
+    return lambda: app.recorder.max_notification_id() or 0
+
+
+class Api:
+    """The HTTP API as a named actor calls it: api.post("office", "/years/2018/meetings", {...}, key="k")."""
+
+    def __init__(self, client: TestClient, auth: dict[str, dict[str, str]]):
+        self.client = client
+        self.auth = auth
+
+    def headers(self, who: str | None, key: str | None = None) -> dict[str, str]:
+        headers = dict(self.auth[who]) if who else {}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return headers
+
+    def get(self, who: str | None, path: str, **params: str):
+        return self.client.get(f"/api{path}", headers=self.headers(who), params=params)
+
+    def post(self, who: str | None, path: str, json: dict | None = None, key: str | None = None):
+        return self.client.post(f"/api{path}", headers=self.headers(who, key), json=json)
+
+    def totals(self, year: int = YEAR, **params: str) -> dict[str, float]:
+        """Every district's total as the auditor reads it."""
+        r = self.get("auditor", f"/years/{year}/scores", **params)
+        assert r.status_code == 200, r.text
+        return {d["district"]: d["total"] for d in r.json()["districts"]}
+
+    def events(self, district: str, year: int = YEAR) -> list[dict]:
+        """A district's audit log (oldest first) as the auditor reads it."""
+        r = self.get("auditor", f"/years/{year}/districts/{district}/audit")
+        assert r.status_code == 200, r.text
+        return r.json()["events"]
+
+
+@pytest.fixture
+def api(client: TestClient, auth: dict[str, dict[str, str]]) -> Api:
+    return Api(client, auth)

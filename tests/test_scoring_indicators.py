@@ -637,13 +637,13 @@ def test_retracting_below_the_cap_lets_a_capped_occurrence_count():
 
 
 def test_one_indicators_deductions_never_reach_another():
-    # 3.1 clauses lost (2 of 3), 6.3 all lost (2.5 of 3), 8.3 gated: nothing else moves
+    # 3.2 clauses lost (2 of 3), 6.3 all lost (2.5 of 3), 8.3 gated: nothing else moves
     result = score(
-        X("3.1.a"), X("3.1.b", rate="10"), X("8.3.b"), X("8.3.a"),
+        X("3.2.a"), X("3.2.b", rate="5"), X("8.3.b"), X("8.3.a"),
         X("6.3.a"), X("6.3.b", rate="0"), X("6.3.c", rate="0"), X("6.3.d", rate="0"), X("6.3.e"),
         X("6.3.f"), X("6.3.g"), X("6.3.h"), X("6.3.i", rate="0"),
     )
-    expected = {"3.1": "1", "6.3": "0.5", "8.3": "0"}
+    expected = {"3.2": "1", "6.3": "0.5", "8.3": "0"}
     for indicator in result.indicators:
         points = RUBRIC.indicator(indicator.id).points
         exactly(indicator.score, expected.get(indicator.id, str(points)))
@@ -699,27 +699,15 @@ def test_display_does_not_change_the_exact_total():
     assert result.total == Decimal("99.75")
 
 
-# --- where the engine/data disagree with the seed (reported to the lead) --------------
+# --- readings the rubric data settles with void_when / triggered_by -------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seed: 年度未组织劳动和技能竞赛扣1分；组织劳动和技能竞赛，基层参与面低于50%扣1分 — the "
-    "participation clause applies only when a competition was organised (the rubric's own note on "
-    "3.1.b says so); with 3.1.a recorded the engine still deducts 3.1.b: expected 2, engine gives 1",
-)
 def test_3_1_b_does_not_deduct_when_no_competition_was_organised():
     quoted("年度未组织劳动和技能竞赛扣1分；组织劳动和技能竞赛，基层参与面低于50%扣1分。")
     result = score(X("3.1.a"), X("3.1.b", rate="0"))
     exactly(result.indicator("3.1").score, "2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seed: 建立制度1分，（未建立或未开展活动5分全扣） — a district that has not established "
-    "the joint-meeting system loses all 5, but recording that fact as clause 8.3.a "
-    "(未建立政府和工会联席会议制度) deducts only 1: expected 0, engine gives 4",
-)
 def test_8_3_a_not_established_takes_all_five():
     quoted("建立制度1分，（未建立或未开展活动5分全扣）")
     result = score(X("8.3.a"))
