@@ -15,7 +15,7 @@ from typing import Annotated, Any, AsyncIterator, Callable, Literal
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -134,7 +134,7 @@ def current_actor(service: Service,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     actor = tokens.actor_for(service.views, credentials.credentials if credentials else None)
     if actor is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "需要有效的访问令牌 (missing or unknown bearer token)",
+        raise HTTPException(401, "需要有效的访问令牌 (missing or unknown bearer token)",
                             headers={"WWW-Authenticate": "Bearer"})
     return actor
 

@@ -64,7 +64,13 @@ class KaoheApp(Queries, Application):
 
     @classmethod
     def from_url(cls, url: str | None = None, **extra: str) -> KaoheApp:
-        return cls(env={**library_env(url or database_url()), **extra})
+        env = library_env(url or database_url())
+        if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+            # SQLite is the one-process deployment: the cache need not re-read the store
+            # before each command (a stale aggregate would still fail to save, be evicted
+            # and retried). Several processes share PostgreSQL, so there it fast-forwards.
+            env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
+        return cls(env={**env, **extra})
 
     def env_dict(self) -> dict[str, str]:
         keys = ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_PORT",
@@ -481,7 +487,7 @@ class KaoheApp(Queries, Application):
     # --- helpers -------------------------------------------------------------------
 
     def _check_district(self, y: AssessmentYear, district: str, field: str = "district") -> None:
-        if district not in y.districts:
+        if district not in y.district_set:
             raise InvalidInput(f"{y.year} 年度没有被考核单位 {district!r} (unknown district)", field=field)
 
     def _workflow(self, cls: type, year: int, aggregate_id: str, what: str) -> Any:

@@ -6,23 +6,25 @@ and the rubric decides what they cost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from domain.errors import InvalidInput
 from domain.rubric import Clause
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One recorded finding as the scoring engine sees it. Input order is history order."""
+class Finding(NamedTuple):
+    """One recorded finding as the scoring engine sees it. Input order is history order.
+
+    A named tuple, not a dataclass: a year-end replay builds a million of them.
+    """
 
     id: str
     clause: str
-    occurred_on: date | None = None
-    measures: Mapping[str, Decimal] = field(default_factory=dict)
+    occurred_on: date | str | None = None  # the business date; scoring does not depend on it
+    measures: Mapping[str, Decimal] = MappingProxyType({})
 
 
 def check_measures(clause: Clause, measures: Mapping[str, Any] | None) -> dict[str, Decimal]:

@@ -79,13 +79,30 @@ def score_district(
     for finding in findings:
         if finding.id not in cancelled:
             by_clause[finding.clause].append(finding)
+    clean, ids = _clean_scores(rubric)
     categories = []
     for category in rubric.categories:
-        indicators = tuple(score_indicator(i, by_clause) for i in category.indicators)
+        # An indicator without findings scores its full points: reuse its one immutable result.
+        indicators = tuple(
+            clean[i.id] if by_clause.keys().isdisjoint(ids[i.id]) else score_indicator(i, by_clause)
+            for i in category.indicators
+        )
         score = sum((i.score for i in indicators), ZERO)
         categories.append(CategoryScore(category.id, category.name, category.points, score, indicators))
     total = sum((c.score for c in categories), ZERO)
     return DistrictScore(total, tuple(categories))
+
+
+def _clean_scores(rubric: Rubric) -> tuple[dict[str, IndicatorScore], dict[str, frozenset[str]]]:
+    """Per indicator: its result with no findings, and its clause ids (computed once per rubric)."""
+    cached = rubric.__dict__.get("_clean_scores")
+    if cached is None:
+        cached = (
+            {i.id: score_indicator(i, {}) for i in rubric.indicators},
+            {i.id: frozenset(c.id for c in i.clauses) for i in rubric.indicators},
+        )
+        object.__setattr__(rubric, "_clean_scores", cached)
+    return cached
 
 
 def score_indicator(indicator: Indicator, by_clause: Mapping[str, list[Finding]]) -> IndicatorScore:

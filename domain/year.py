@@ -24,6 +24,7 @@ class AssessmentYear(ChainedAggregate):
             y.rubric = self.rubric
             y.rubric_hash = self.rubric_hash
             y.districts = list(self.districts)
+            y.district_set = frozenset(self.districts)
             y.closed = False
 
     class Closed(ChainedAggregate.Event):
@@ -56,5 +57,5 @@ class AssessmentYear(ChainedAggregate):
             raise Conflict(f"{self.year} 年度已结束考核，不能再写入 (year {self.year} is closed; it is read-only)")
 
     def check_district(self, district: str) -> None:
-        if district not in self.districts:
+        if district not in self.district_set:
             raise NotFound(f"{self.year} 年度没有被考核单位 {district!r} (unknown district)")

@@ -7,7 +7,6 @@ once per event, so a rebuild of a million findings scores each district once).
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -132,14 +131,11 @@ class Scoreboard:
 
 
 def finding_from(finding_id: str, clause: str, detail: dict[str, Any]) -> Finding:
-    """A stored finding (decimals and dates as text) as the engine's exact `Finding`."""
-    occurred = detail.get("occurred_on")
-    return Finding(
-        id=finding_id,
-        clause=clause,
-        occurred_on=date.fromisoformat(occurred) if occurred else None,
-        measures={k: Decimal(v) for k, v in (detail.get("measures") or {}).items()},
-    )
+    """A stored finding (decimals as text, exactly as written) as the engine's `Finding`."""
+    measures = detail.get("measures")
+    if measures:
+        return Finding(finding_id, clause, detail.get("occurred_on"), {k: Decimal(v) for k, v in measures.items()})
+    return Finding(finding_id, clause, detail.get("occurred_on"))
 
 
 def fold_events(facts: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list[Finding], set[str], set[str]]:
