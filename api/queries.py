@@ -143,9 +143,15 @@ class Queries:
                 for clause in indicator["clauses"]:
                     cl = rubric.clause(clause["id"])
                     clause.update(kind=cl.kind, label=cl.label, points=str(cl.points))
+                    live = set(clause["findings"])
+                    # Live findings first (they carry the deduction), then the retracted or
+                    # overturned ones, so the district sees what was taken back and why.
                     clause["findings"] = [
                         {**details.get(fid, {"id": fid}), "counted": fid in clause["counted"]}
                         for fid in clause["findings"]
+                    ] + [
+                        {**d, "counted": False} for d in details.values()
+                        if d.get("clause") == cl.id and d["id"] not in live
                     ]
         result.update(year=year, as_of=bound)
         return result
@@ -168,15 +174,27 @@ class Queries:
                 for fid, clause, at, data, status, reason, dispute in rows}
 
     def _finding_details_as_of(self, year: int, district: str, bound: str) -> dict[str, dict[str, Any]]:
+        """Each finding as it stood at `bound`: its facts, and retraction or dispute known by then."""
         rows = self.views.query(
-            "SELECT recorded_at, actor, data FROM view_audit WHERE year = ? AND district = ? AND recorded_at <= ? "
-            "AND type = 'FindingRecorded' ORDER BY position", (year, district, bound))
-        details = {}
-        for at, actor, data in rows:
+            "SELECT recorded_at, actor, type, data FROM view_audit WHERE year = ? AND district = ? AND recorded_at <= ? "
+            "ORDER BY position", (year, district, bound))
+        details: dict[str, dict[str, Any]] = {}
+        for at, actor, event_type, data in rows:
             d = loads(data)
-            details[d["finding_id"]] = {"id": d["finding_id"], "clause": d["clause"], "recorded_at": at,
-                                        "actor": loads(actor), **{k: d.get(k) for k in
-                                        ("occurred_on", "measures", "evidence", "note", "reference", "source")}}
+            if event_type == "FindingRecorded":
+                details[d["finding_id"]] = {
+                    "id": d["finding_id"], "clause": d["clause"], "recorded_at": at, "actor": loads(actor),
+                    **{k: d.get(k) for k in ("occurred_on", "measures", "evidence", "note", "reference", "source")},
+                    "status": "live", "status_reason": None, "dispute": None}
+            elif event_type == "FindingRetracted":
+                details[d["finding_id"]].update(status="retracted", status_reason=d["reason"])
+            elif event_type == "DisputeFiled":
+                details[d["finding_id"]]["dispute"] = {"id": d["dispute_id"], "status": "open"}
+            elif event_type == "DisputeResolved":
+                finding = details[d["finding_id"]]
+                finding["dispute"] = {"id": d["dispute_id"], "status": d["decision"], "reason": d["reason"]}
+                if d["decision"] == "overturned":
+                    finding.update(status="overturned", status_reason=d["reason"])
         return details
 
     def score_difference(self, actor: Actor, year: int, district: str, since: str, until: str | None = None) -> dict[str, Any]:
@@ -249,9 +267,10 @@ class Queries:
             item = items.setdefault(aggregate_id, {"id": aggregate_id})
             if event_type in ("Held", "Scheduled", "Assigned"):
                 item.update({k: v for k, v in d.items() if k != "year"}, recorded_at=at)
-                item.setdefault("submissions", {}) if kind == "Report" else None
-                item.setdefault("outcomes", {}) if kind == "Task" else None
-                item["closed"] = False
+                if kind == "Report":
+                    item.update(submissions={}, closed=False)
+                elif kind == "Task":
+                    item["outcomes"] = {}
             elif event_type == "SubmissionRecorded":
                 item["submissions"][d["district"]] = d["submitted_on"]
             elif event_type == "Closed":
@@ -259,6 +278,18 @@ class Queries:
             elif event_type == "OutcomeRecorded":
                 item["outcomes"][d["district"]] = d["outcome"]
         return list(items.values())
+
+    # --- the Excel workbook ---------------------------------------------------------------
+
+    def export_xlsx(self, year: int, actor: Actor | None = None) -> bytes:
+        """The workbook of a year's ranking and every district's deductions (office, auditor, admin)."""
+        from api.export import build_workbook
+
+        reader = actor or Actor("export", "admin")
+        require_role(reader, "office", "auditor", "admin")
+        ranking = self.scores(reader, year)
+        breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
+        return build_workbook(ranking, breakdowns, self.rubric_of_year(year))
 
     # --- the history's digest -----------------------------------------------------------
 

@@ -223,8 +223,7 @@ class KaoheApp(Queries, Application):
         response = self._write(actor, "close_year", {"year": year, "force": bool(force), "note": note},
                                build, idempotency_key)
         self.catch_up()
-        response["digest"] = self.digest(year)
-        return response
+        return {**response, "digest": self.digest(year)}  # a copy: the response may be an idempotency record's
 
     # --- findings ----------------------------------------------------------------
 

@@ -136,7 +136,7 @@ class Task(ChainedAggregate):
 
     def record_outcome(self, *, district: str, outcome: str, actor: dict, note: str | None = None) -> None:
         if district not in self.districts:
-            raise NotFound(f"任务「{self.title}」没有交办给 {district} (task not assigned to district)")
+            raise InvalidInput(f"任务「{self.title}」没有交办给 {district} (task not assigned to district)", field="district")
         if outcome not in ("completed", "unfinished"):
             raise InvalidInput("outcome 必须是 completed（完成）或 unfinished（未完成）", field="outcome")
         if district in self.outcomes:

@@ -305,7 +305,9 @@ def test_the_recording_department_retracts_and_the_score_is_restored(api, findin
     # The breakdown lists live findings only; the retracted one stays in the history.
     clause = next(cl for c in api.get("中山区", f"{Y}/districts/中山区/score").json()["categories"]
                   for i in c["indicators"] for cl in i["clauses"] if cl["id"] == "2.3.a")
-    assert (clause["deduction"], clause["findings"]) == (0, [])
+    assert clause["deduction"] == 0  # the retracted finding stays visible, marked, and deducts nothing
+    assert [(f["id"], f["status"], f["status_reason"], f["counted"]) for f in clause["findings"]] == [
+        (finding, "retracted", "材料已补齐，系误记", False)]
     assert [e["data"].get("finding_id") for e in api.events("中山区")[1:]] == [finding, finding]
 
 

@@ -218,7 +218,7 @@ def test_task_refusals(api, task, stored_events):
     error_of(api.post("office", f"{Y}/tasks/{task}/outcomes", {"district": "中山区", "outcome": "unfinished"}), 409)
     error_of(api.post("office", f"{Y}/tasks/{task}/outcomes", {"district": "西岗区", "outcome": "done"}), 422,
              field="outcome")
-    error_of(api.post("office", f"{Y}/tasks/{task}/outcomes", {"district": "沙河口区", "outcome": "completed"}), 404)
+    error_of(api.post("office", f"{Y}/tasks/{task}/outcomes", {"district": "沙河口区", "outcome": "completed"}), 422, field="district")
     error_of(api.post("office", f"{Y}/tasks/{task}/outcomes", {"district": "朝阳区", "outcome": "completed"}), 422,
              field="district")
     error_of(api.post("office", f"{Y}/tasks/no-such-task/outcomes", {"district": "中山区", "outcome": "completed"}), 404)
