@@ -19,7 +19,7 @@ from domain.chain import chain_hash, history_digest
 from domain.chained import ChainedAggregate
 from domain.ledger import DistrictLedger
 from domain.scoring import DistrictScore, score_district
-from projections.scoreboard import fold_events
+from projections.scoreboard import HistoryFold, finding_from
 
 PAGE = 5000
 
@@ -172,25 +172,28 @@ def fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
 def _fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
     upcasters = _upcasters()
     owners: dict[Any, str] = {}
-    histories: dict[Any, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    folds: dict[Any, HistoryFold] = defaultdict(HistoryFold)
     loads = orjson.loads
-    for originator_id, version, topic, state in raw_rows(app):
-        name = LEDGER_TOPICS.get(topic)
+    topics = LEDGER_TOPICS
+    for originator_id, _, topic, state in raw_rows(app):
+        name = topics.get(topic)
         if name is None:
             continue
         data = loads(state)
         if name in upcasters and data.get("class_version", 1) != upcasters[name][0]:
             upcasters[name][1](data)
-        if name == "Opened":
+        if name == "FindingRecorded":  # most events: skip the fold's dispatch, same finding_from
+            folds[originator_id].findings.append(finding_from(data["finding_id"], data["clause"], data))
+        elif name == "Opened":
             if data["year"] == year:
                 owners[originator_id] = data["district"]
         else:
-            histories[originator_id].append((name, data))
+            folds[originator_id].add(name, data)  # the decoded dict is dropped right after
     rubric = app.rubric_of_year(year)
     result = {}
     for originator_id, district in owners.items():
-        findings, cancelled, _ = fold_events(histories.get(originator_id, ()))
-        result[district] = score_district(rubric, findings, cancelled)
+        fold = folds.get(originator_id) or HistoryFold()
+        result[district] = score_district(rubric, fold.findings, fold.cancelled)
     return result
 
 

@@ -16,6 +16,8 @@ from domain.scoring import DistrictScore, score_district
 from projections.catchup import Fact, dumps, loads
 from projections.store import ViewStore
 
+NO_MEASURES: dict[str, Decimal] = {}
+_new_tuple = tuple.__new__
 FINDING_DETAIL = ("occurred_on", "measures", "evidence", "note", "reference", "source")
 
 
@@ -133,29 +135,43 @@ class Scoreboard:
 def finding_from(finding_id: str, clause: str, detail: dict[str, Any]) -> Finding:
     """A stored finding (decimals as text, exactly as written) as the engine's `Finding`."""
     measures = detail.get("measures")
-    if measures:
-        return Finding(finding_id, clause, detail.get("occurred_on"), {k: Decimal(v) for k, v in measures.items()})
-    return Finding(finding_id, clause, detail.get("occurred_on"))
+    exact = {k: Decimal(v) for k, v in measures.items()} if measures else NO_MEASURES
+    # tuple.__new__ skips the named tuple's Python-level __new__: a replay builds a million of these.
+    return _new_tuple(Finding, (finding_id, clause, detail.get("occurred_on"), exact))
+
+
+class HistoryFold:
+    """A district's history read event by event → findings (in order), cancelled ids, signed-off indicators.
+
+    The one reading of a history shared by as-of views and the fast replay, so they cannot
+    disagree with each other; the projection's tables hold the same facts.
+    """
+
+    __slots__ = ("findings", "cancelled", "signed")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.cancelled: set[str] = set()
+        self.signed: set[str] = set()
+
+    def add(self, event_type: str, d: dict[str, Any]) -> None:
+        if event_type == "FindingRecorded":
+            self.findings.append(finding_from(d["finding_id"], d["clause"], d))
+        elif event_type == "FindingRetracted":
+            self.cancelled.add(d["finding_id"])
+        elif event_type == "DisputeResolved":
+            if d["decision"] == "overturned":
+                self.cancelled.add(d["finding_id"])
+        elif event_type == "IndicatorSignedOff":
+            self.signed.add(d["indicator"])
 
 
 def fold_events(facts: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list[Finding], set[str], set[str]]:
-    """(event type, data) in order → findings, cancelled ids, signed-off indicators.
-
-    The same reading of the history as the projection's, for as-of views and replay checks.
-    """
-    findings: list[Finding] = []
-    cancelled: set[str] = set()
-    signed: set[str] = set()
+    """(event type, data) in order → findings, cancelled ids, signed-off indicators."""
+    fold = HistoryFold()
     for event_type, d in facts:
-        if event_type == "FindingRecorded":
-            findings.append(finding_from(d["finding_id"], d["clause"], d))
-        elif event_type == "FindingRetracted":
-            cancelled.add(d["finding_id"])
-        elif event_type == "DisputeResolved" and d["decision"] == "overturned":
-            cancelled.add(d["finding_id"])
-        elif event_type == "IndicatorSignedOff":
-            signed.add(d["indicator"])
-    return findings, cancelled, signed
+        fold.add(event_type, d)
+    return fold.findings, fold.cancelled, fold.signed
 
 
 def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[str]) -> dict[str, Any]:
