@@ -122,7 +122,7 @@ class CloseYear(Body):
 
 # --- dependencies ----------------------------------------------------------------------
 
-def get_service(request: Request) -> KaoheApp:
+async def get_service(request: Request) -> KaoheApp:
     return request.app.state.kaohe
 
 
@@ -130,7 +130,7 @@ Service = Annotated[KaoheApp, Depends(get_service)]
 bearer = HTTPBearer(auto_error=False, description="an API token from `kaohe token create`")
 
 
-def current_actor(service: Service,
+async def current_actor(service: Service,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     actor = tokens.actor_for(service.views, credentials.credentials if credentials else None)
     if actor is None:
@@ -148,7 +148,7 @@ IdempotencyKey = Annotated[str | None, Header(
 def actor_with_role(*roles: str) -> Callable[[Actor], Actor]:
     """A dependency for reads the service leaves open but the role table does not."""
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:
         require_role(actor, *roles)
         return actor
 
@@ -222,13 +222,13 @@ def error_body(code: str, message: str, field: str | None = None, details: Any =
     return {"error": error}
 
 
-def domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     code = next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), 400)
     return JSONResponse(error_body(exc.code, exc.message, exc.field, exc.details), status_code=code)
 
 
-def validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [{"field": field_of(e), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
     first = problems[0] if problems else {"field": None, "message": "invalid request"}
@@ -246,7 +246,7 @@ def field_of(error: dict[str, Any]) -> str:
     return ".".join(loc)
 
 
-def http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return JSONResponse(error_body(HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)),
                         status_code=exc.status_code, headers=exc.headers)
@@ -259,23 +259,23 @@ YEAR = "/years/{year}"
 
 
 @router.get("/years")
-def list_years(service: Service, actor: CurrentActor) -> dict[str, Any]:
+async def list_years(service: Service, actor: CurrentActor) -> dict[str, Any]:
     return {"years": service.years()}
 
 
 @router.post("/years", status_code=201)
-def open_year(body: OpenYear, service: Service, actor: CurrentActor, response: Response,
+async def open_year(body: OpenYear, service: Service, actor: CurrentActor, response: Response,
               key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.open_year(actor, **body.model_dump(), idempotency_key=key), response)
 
 
 @router.get(YEAR)
-def year_info(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
+async def year_info(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
     return service.year_info(year)
 
 
 @router.get(YEAR + "/rubric")
-def rubric_tree(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
+async def rubric_tree(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
     return numbers(service.rubric_tree(year))
 
 
@@ -301,41 +301,41 @@ def export_xlsx(year: int, service: Service, actor: Exporter) -> Response:
 # findings, retractions, disputes, sign-offs
 
 @router.post(YEAR + "/districts/{district}/findings", status_code=201)
-def record_finding(year: int, district: str, body: RecordFinding, service: Service, actor: CurrentActor,
+async def record_finding(year: int, district: str, body: RecordFinding, service: Service, actor: CurrentActor,
                    response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.record_finding(actor, year=year, district=district, **body.model_dump(),
                                           idempotency_key=key), response)
 
 
 @router.post(YEAR + "/findings/{finding_id}/retraction", status_code=201)
-def retract_finding(year: int, finding_id: str, body: Retraction, service: Service, actor: CurrentActor,
+async def retract_finding(year: int, finding_id: str, body: Retraction, service: Service, actor: CurrentActor,
                     response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.retract_finding(actor, year=year, finding_id=finding_id, reason=body.reason,
                                            idempotency_key=key), response)
 
 
 @router.post(YEAR + "/findings/{finding_id}/disputes", status_code=201)
-def file_dispute(year: int, finding_id: str, body: FileDispute, service: Service, actor: CurrentActor,
+async def file_dispute(year: int, finding_id: str, body: FileDispute, service: Service, actor: CurrentActor,
                  response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.file_dispute(actor, year=year, finding_id=finding_id, **body.model_dump(),
                                         idempotency_key=key), response)
 
 
 @router.post(YEAR + "/disputes/{dispute_id}/resolution", status_code=201)
-def resolve_dispute(year: int, dispute_id: str, body: ResolveDispute, service: Service, actor: CurrentActor,
+async def resolve_dispute(year: int, dispute_id: str, body: ResolveDispute, service: Service, actor: CurrentActor,
                     response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.resolve_dispute(actor, year=year, dispute_id=dispute_id, **body.model_dump(),
                                            idempotency_key=key), response)
 
 
 @router.get(YEAR + "/disputes")
-def disputes(year: int, service: Service, actor: CurrentActor,
+async def disputes(year: int, service: Service, actor: CurrentActor,
              status: Annotated[str | None, Query(description="open, upheld or overturned")] = None) -> dict[str, Any]:
     return {"year": year, "disputes": service.disputes(actor, year, status)}
 
 
 @router.post(YEAR + "/districts/{district}/signoffs", status_code=201)
-def sign_off(year: int, district: str, body: SignOff, service: Service, actor: CurrentActor, response: Response,
+async def sign_off(year: int, district: str, body: SignOff, service: Service, actor: CurrentActor, response: Response,
              key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.sign_off(actor, year=year, district=district, **body.model_dump(),
                                     idempotency_key=key), response)
@@ -344,53 +344,53 @@ def sign_off(year: int, district: str, body: SignOff, service: Service, actor: C
 # the office's workflows: meetings, reports, tasks
 
 @router.post(YEAR + "/meetings", status_code=201)
-def hold_meeting(year: int, body: HoldMeeting, service: Service, actor: CurrentActor, response: Response,
+async def hold_meeting(year: int, body: HoldMeeting, service: Service, actor: CurrentActor, response: Response,
                  key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.hold_meeting(actor, year=year, **body.model_dump(), idempotency_key=key), response)
 
 
 @router.get(YEAR + "/meetings")
-def meetings(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
+async def meetings(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
     return {"year": year, "meetings": service.workflows(actor, year, "Meeting")}
 
 
 @router.post(YEAR + "/reports", status_code=201)
-def schedule_report(year: int, body: ScheduleReport, service: Service, actor: CurrentActor, response: Response,
+async def schedule_report(year: int, body: ScheduleReport, service: Service, actor: CurrentActor, response: Response,
                     key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.schedule_report(actor, year=year, **body.model_dump(), idempotency_key=key), response)
 
 
 @router.get(YEAR + "/reports")
-def reports(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
+async def reports(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
     return {"year": year, "reports": service.workflows(actor, year, "Report")}
 
 
 @router.post(YEAR + "/reports/{report_id}/submissions", status_code=201)
-def record_submission(year: int, report_id: str, body: RecordSubmission, service: Service, actor: CurrentActor,
+async def record_submission(year: int, report_id: str, body: RecordSubmission, service: Service, actor: CurrentActor,
                       response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.record_submission(actor, year=year, report_id=report_id, **body.model_dump(),
                                              idempotency_key=key), response)
 
 
 @router.post(YEAR + "/reports/{report_id}/close")
-def close_report(year: int, report_id: str, service: Service, actor: CurrentActor, response: Response,
+async def close_report(year: int, report_id: str, service: Service, actor: CurrentActor, response: Response,
                  key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.close_report(actor, year=year, report_id=report_id, idempotency_key=key), response)
 
 
 @router.post(YEAR + "/tasks", status_code=201)
-def assign_task(year: int, body: AssignTask, service: Service, actor: CurrentActor, response: Response,
+async def assign_task(year: int, body: AssignTask, service: Service, actor: CurrentActor, response: Response,
                 key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.assign_task(actor, year=year, **body.model_dump(), idempotency_key=key), response)
 
 
 @router.get(YEAR + "/tasks")
-def tasks(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
+async def tasks(year: int, service: Service, actor: CurrentActor) -> dict[str, Any]:
     return {"year": year, "tasks": service.workflows(actor, year, "Task")}
 
 
 @router.post(YEAR + "/tasks/{task_id}/outcomes", status_code=201)
-def record_outcome(year: int, task_id: str, body: RecordOutcome, service: Service, actor: CurrentActor,
+async def record_outcome(year: int, task_id: str, body: RecordOutcome, service: Service, actor: CurrentActor,
                    response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.record_task_outcome(actor, year=year, task_id=task_id, **body.model_dump(),
                                                idempotency_key=key), response)
@@ -402,25 +402,25 @@ AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/
 
 
 @router.get(YEAR + "/scores")
-def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None) -> dict[str, Any]:
+async def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None) -> dict[str, Any]:
     return numbers(service.scores(actor, year, as_of=as_of))
 
 
 @router.get(YEAR + "/districts/{district}/score")
-def district_score(year: int, district: str, service: Service, actor: CurrentActor,
+async def district_score(year: int, district: str, service: Service, actor: CurrentActor,
                    as_of: AsOf = None) -> dict[str, Any]:
     return numbers(breakdown_numbers(service.district_score(actor, year, district, as_of=as_of)))
 
 
 @router.get(YEAR + "/districts/{district}/score/diff")
-def score_difference(year: int, district: str, service: Service, actor: CurrentActor,
+async def score_difference(year: int, district: str, service: Service, actor: CurrentActor,
                      since: Annotated[str, Query(description="ISO date or datetime")],
                      until: AsOf = None) -> dict[str, Any]:
     return numbers(service.score_difference(actor, year, district, since=since, until=until))
 
 
 @router.get(YEAR + "/districts/{district}/audit", response_model=None)
-def audit(year: int, district: str, service: Service, actor: CurrentActor,
+async def audit(year: int, district: str, service: Service, actor: CurrentActor,
           format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
     events = service.audit(actor, year, district)
     if format == "csv":
@@ -455,4 +455,7 @@ def create_app(app: KaoheApp | None = None) -> FastAPI:
         return {"status": "ok"}
 
     api.include_router(router)
+    from api import web  # imported here: the pages reuse this module's dependencies
+
+    api.include_router(web.router)
     return api

@@ -105,7 +105,7 @@ class Queries:
         bound = as_of_bound(as_of)
         self.catch_up()
         if bound is None:
-            rows = self.views.query("SELECT district, breakdown FROM view_districts WHERE year = ?", (year,))
+            rows = self.views.query("SELECT district, summary FROM view_districts WHERE year = ?", (year,))
             results = [loads(b) for _, b in rows]
         else:
             results = [self._breakdown_as_of(year, d, bound) for d in info["districts"]]

@@ -11,6 +11,7 @@ so a form sent twice records once. Forbidden → a 403 page; unknown → a 404 p
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -41,6 +42,11 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 Service = Annotated[KaoheApp, Depends(get_service)]
+
+
+def the_service(request: Request) -> KaoheApp:
+    """The service outside a route's parameters (where api.http's `get_service` put it at start-up)."""
+    return request.app.state.kaohe
 
 
 async def _form(request: Request) -> FormData:
@@ -103,7 +109,9 @@ def role_label(actor: Actor | dict | None) -> str:
     who = actor.get("name", "")
     scope = actor.get("department") or actor.get("district")
     role = ROLE_LABELS.get(actor.get("role", ""), actor.get("role", ""))
-    return f"{who}（{role}{'·' + scope if scope and scope != who else ''}）"
+    if scope and scope != who:
+        role = f"{role}·{scope}"
+    return who if role == who else f"{who}（{role}）"
 
 
 templates.env.filters.update(points=points, local_time=local_time, who=role_label)
@@ -172,14 +180,16 @@ def error_page(request: Request, e: DomainError) -> Response:
     else:
         status, title = 422, "输入有误"
         hint = "请返回检查后重试。"
-    actor = None
+    actor, year = None, None
     try:
-        actor = tokens.actor_for(get_service(request).views, request.cookies.get(COOKIE))
+        service = the_service(request)
+        actor = tokens.actor_for(service.views, request.cookies.get(COOKIE))
+        year = current_year(service) if actor else None
     except Exception:  # the message page must render even when the service cannot answer
         pass
     return templates.TemplateResponse(request, "error.html", {
-        "actor": actor, "year": None, "nav": nav_for(actor, None) if actor else [], "status": status,
-        "title": title, "hint": hint, "message": e.message}, status_code=status)
+        "actor": actor, "year": None, "nav": nav_for(actor, year) if actor else [], "status": status,
+        "title": title, "hint": hint, "message": friendly(e.message, FIELD_LABELS)}, status_code=status)
 
 
 # --- page frame -------------------------------------------------------------------------
@@ -227,7 +237,7 @@ def render(request: Request, name: str, actor: Actor | None, year: int | None, c
     info = None
     if year is not None:
         try:
-            info = get_service(request).year_info(year)
+            info = the_service(request).year_info(year)
         except DomainError:
             info = None
     page = {"actor": actor, "year": year, "year_info": info, "nav": nav_for(actor, year) if actor else [],
@@ -235,30 +245,56 @@ def render(request: Request, name: str, actor: Actor | None, year: int | None, c
     return templates.TemplateResponse(request, name, page, status_code=status)
 
 
-def done(url: str, ok: str, receipt: str | None = None) -> RedirectResponse:
+def done(url: str, ok: str, receipt: Any = None) -> RedirectResponse:
+    """Redirect after a success; the receipt (the new chain head) is shown for the user to keep."""
+    if isinstance(receipt, dict):
+        receipt = receipt.get("head")
     query = {"ok": ok, **({"receipt": receipt} if receipt else {})}
     return RedirectResponse(f"{url}?{urlencode(query)}", status_code=303)
 
 
-def refused(e: DomainError, values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+FIELD_LABELS = {
+    "title": "名称", "held_on": "召开日期", "due_on": "截止日期", "assigned_on": "交办日期",
+    "submitted_on": "报送日期", "occurred_on": "发生日期", "district": "单位", "districts": "单位",
+    "absent": "缺席单位", "excused": "请假单位", "outcome": "完成情况", "statement": "申诉理由",
+    "reason": "理由", "decision": "处理结果", "evidence": "证明材料", "note": "说明", "year": "年度",
+    "rubric": "考核细则", "indicator": "指标", "clause": "条款", "measures": "数值",
+}
+ENGLISH_TAIL = re.compile(r"\s*\([^()\u4e00-\u9fff]*[A-Za-z][^()\u4e00-\u9fff]*\)(:.*)?$")
+
+
+def friendly(message: str, labels: dict[str, str]) -> str:
+    """The service's message for a person: Chinese field names, without the English gloss for developers."""
+    if re.search(r"[\u4e00-\u9fff]", message):
+        message = ENGLISH_TAIL.sub("", message)
+    for name, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
+        if message.startswith(name + " "):
+            return label + message[len(name):]
+    return message
+
+
+def refused(e: DomainError, values: dict[str, Any], fields: tuple[str, ...],
+            labels: dict[str, str] | None = None) -> dict[str, Any]:
     """A form's state after a refusal: the message next to its field (or above the form), values kept."""
     state: dict[str, Any] = {"values": values, "errors": {}, "general": None}
+    message = friendly(e.message, {**FIELD_LABELS, **(labels or {})})
     if e.field and e.field in fields:
-        state["errors"][e.field] = e.message
+        state["errors"][e.field] = message
     else:
-        state["general"] = e.message
+        state["general"] = message
     return state
 
 
 def submit(request: Request, form_id: str, fields: tuple[str, ...], values: dict[str, Any],
            action: Callable[[], Any], on_success: Callable[[Any], Response],
-           on_refusal: Callable[[dict[str, dict[str, Any]], int], Response]) -> Response:
+           on_refusal: Callable[[dict[str, dict[str, Any]], int], Response],
+           labels: dict[str, str] | None = None) -> Response:
     """Run one command; success → redirect; invalid input or conflict → the page again with the error."""
     try:
         result = action()
     except (InvalidInput, Conflict) as e:
         status = 409 if isinstance(e, Conflict) else 422
-        return on_refusal({form_id: {**refused(e, values, fields), "details": e.details}}, status)
+        return on_refusal({form_id: {**refused(e, values, fields, labels), "details": e.details}}, status)
     return on_success(result)
 
 
@@ -744,7 +780,8 @@ def record_finding(request: Request, service: Service, form: Form, year: int, di
     return submit(request, f"finding-{clause_id}", tuple(fields), values, action,
                   lambda r: done(back, "finding", r.get("receipt")),
                   lambda forms, status: indicator_page(request, service, actor, year, district, indicator_id,
-                                                       status, forms))
+                                                       status, forms),
+                  labels={f"measures.{m['key']}": m["label"] for m in clause.get("measures", [])})
 
 
 @router.post("/web/{year}/assess/{district}/{indicator_id}/findings/{finding_id}/retraction")
@@ -785,8 +822,10 @@ def breakdown(request: Request, service: Service, year: int, district: str) -> R
     score = service.district_score(actor, year, district)
     tree = {i["id"]: i for c in service.rubric_tree(year)["categories"] for i in c["indicators"]}
     texts = {cl["id"]: cl["text"] for i in tree.values() for cl in i["clauses"]}
+    findings = [{"indicator": i, "clause": cl, "finding": f} for c in score["categories"] for i in c["indicators"]
+                for cl in i["clauses"] for f in cl["findings"]]
     return render(request, "district.html", actor, year, {
-        "district": district, "score": score, "texts": texts,
+        "district": district, "score": score, "texts": texts, "findings": findings,
         "can_dispute": actor.role == "district" and not service.year_info(year)["closed"]})
 
 

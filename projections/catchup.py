@@ -55,6 +55,7 @@ class CatchUp:
         self.projections = list(projections)
         self._lock = threading.Lock()
         self._aggregates: dict[str, tuple[str, int | None, str | None]] = {}
+        self._caught_up_to: int | None = None  # every projection has read at least this far
 
     def positions(self) -> dict[str, int]:
         rows = dict(self.views.query("SELECT projection, position FROM view_tracking"))
@@ -62,6 +63,8 @@ class CatchUp:
 
     def run(self) -> int:
         """Catch every projection up; return how many notifications were read."""
+        if self._caught_up_to is not None and (self.app.recorder.max_notification_id() or 0) <= self._caught_up_to:
+            return 0  # the usual case for a read: nothing new, so no write lock is taken
         read = 0
         with self._lock:
             while True:
@@ -72,6 +75,7 @@ class CatchUp:
                         start=start, limit=BATCH, inclusive_of_start=False
                     )
                     if not notifications:
+                        self._caught_up_to = start
                         break
                     for notification in notifications:
                         fact = self._fact(tx, notification)
@@ -87,6 +91,7 @@ class CatchUp:
                             (projection.name, last),
                         )
                     read += len(notifications)
+                    self._caught_up_to = last
             for projection in self.projections:
                 settle = getattr(projection, "settle", None)
                 if settle:
@@ -94,7 +99,9 @@ class CatchUp:
         return read
 
     def forget(self) -> None:
+        """After the views were emptied: nothing read, nothing known."""
         self._aggregates.clear()
+        self._caught_up_to = None
 
     def _fact(self, tx: ViewStore, notification: Any) -> Fact:
         event = self.app.mapper.to_domain_event(notification)  # the library's path, upcasting included

@@ -44,9 +44,13 @@ class Scoreboard:
         with views.transaction() as tx:
             for year, district, _ in dirty:
                 score = self.rescore(tx, year, district)
+                # The ranking reads only the small summary; a district's page reads the breakdown.
+                summary = {"district": district, "total": score["total"], "signed_off": score["signed_off"],
+                           "categories": [{"id": c["id"], "score": c["score"]} for c in score["categories"]]}
                 tx.execute(
-                    "UPDATE view_districts SET total = ?, breakdown = ?, dirty = 0 WHERE year = ? AND district = ?",
-                    (str(score["total"]), dumps(score), year, district),
+                    "UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, dirty = 0 "
+                    "WHERE year = ? AND district = ?",
+                    (str(score["total"]), dumps(summary), dumps(score), year, district),
                 )
         return len(dirty)
 

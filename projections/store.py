@@ -35,7 +35,7 @@ SCHEMA = [
         actor TEXT NOT NULL, PRIMARY KEY (year, district, indicator))""",
     """CREATE TABLE IF NOT EXISTS view_districts (
         year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, total TEXT,
-        breakdown TEXT, dirty INTEGER NOT NULL, PRIMARY KEY (year, district))""",
+        summary TEXT, breakdown TEXT, dirty INTEGER NOT NULL, PRIMARY KEY (year, district))""",
     """CREATE TABLE IF NOT EXISTS view_years (
         year INTEGER PRIMARY KEY, rubric TEXT NOT NULL, rubric_hash TEXT NOT NULL, districts TEXT NOT NULL,
         opened_at TEXT NOT NULL, closed_at TEXT, close_data TEXT)""",
