@@ -213,6 +213,13 @@ def attachment(filename: str) -> str:
 
 # --- errors ----------------------------------------------------------------------------
 
+class OrjsonResponse(JSONResponse):
+    """JSON answers written by orjson (EVENTSOURCING-NOTES: FastAPI deprecates its own ORJSONResponse)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def error_body(code: str, message: str, field: str | None = None, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
@@ -444,7 +451,7 @@ def create_app(app: KaoheApp | None = None) -> FastAPI:
             if app is None:  # a given app belongs to its caller
                 service.close()
 
-    api = FastAPI(title="kaohe 实绩考核", version="0.1.0", lifespan=lifespan,
+    api = FastAPI(title="kaohe 实绩考核", version="0.1.0", lifespan=lifespan, default_response_class=OrjsonResponse,
                   description="Event-sourced audit-trail scoring for the annual assessment of district trade unions.")
     api.add_exception_handler(DomainError, domain_error)
     api.add_exception_handler(RequestValidationError, validation_error)
