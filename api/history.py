@@ -127,14 +127,14 @@ LEDGER_TOPICS = {
 }
 
 
-def raw_rows(app: Any) -> Iterator[tuple[Any, int, str, bytes]]:
-    """(originator_id, version, topic, state) straight from the events table, in notification order."""
+def raw_rows(app: Any) -> Iterator[tuple[Any, str, bytes]]:
+    """(originator_id, topic, state) straight from the events table, in notification order."""
     recorder = app.recorder
     table = recorder.events_table_name
     schema = app.env.get("POSTGRES_SCHEMA") if app.views.is_postgres else None
     if schema:
         table = f"{schema}.{table}"
-    sql = f"SELECT originator_id, originator_version, topic, state FROM {table} ORDER BY notification_id"
+    sql = f"SELECT originator_id, topic, state FROM {table} ORDER BY notification_id"
     if app.views.is_postgres:
         from psycopg.rows import tuple_row
 
@@ -175,7 +175,7 @@ def _fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
     folds: dict[Any, HistoryFold] = defaultdict(HistoryFold)
     loads = orjson.loads
     topics = LEDGER_TOPICS
-    for originator_id, _, topic, state in raw_rows(app):
+    for originator_id, topic, state in raw_rows(app):
         name = topics.get(topic)
         if name is None:
             continue

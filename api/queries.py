@@ -130,9 +130,7 @@ class Queries:
         bound = as_of_bound(as_of)
         self.catch_up()
         if bound is None:
-            rows = self.views.query("SELECT breakdown FROM view_districts WHERE year = ? AND district = ?",
-                                    (year, district))
-            result = loads(rows[0][0])
+            result = self.scoreboard.breakdown_of(self.views, year, district)
             details = self._finding_details(year, district)
         else:
             result = self._breakdown_as_of(year, district, bound)
@@ -306,8 +304,11 @@ class Queries:
 def rank(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best first; equal totals share a rank (1, 1, 3)."""
     ordered = sorted(results, key=lambda r: (-Decimal(r["total"]), r["district"]))
-    for r in ordered:
-        r["rank"] = 1 + sum(1 for o in ordered if Decimal(o["total"]) > Decimal(r["total"]))
+    previous = None
+    for place, r in enumerate(ordered, start=1):
+        total = Decimal(r["total"])
+        r["rank"] = previous[1] if previous and previous[0] == total else place
+        previous = (total, r["rank"])
     return ordered
 
 

@@ -149,14 +149,16 @@ def bench_replay(kind: str, total: int, districts: int = 3000, rebuild: bool = F
     app.close()
     app = store.app()  # nothing cached: a replay starts cold
 
-    t = time.perf_counter()
-    scores = fast_scores(app, 2018)
-    fast = time.perf_counter() - t
-    t = time.perf_counter()
-    rows = _raw_floor(app)
-    floor = time.perf_counter() - t
-    say(f"[{kind}] replay of final scores (fast path): {fast:.2f} s; raw floor (read + orjson.loads "
-        f"of the same {rows:,} rows): {floor:.2f} s; ratio {fast / floor:.2f}x (target <= 2x)")
+    fast = floor = float("inf")
+    for _ in range(3):  # best of three for both, after the same warm-up
+        t = time.perf_counter()
+        rows = _raw_floor(app)
+        floor = min(floor, time.perf_counter() - t)
+        t = time.perf_counter()
+        scores = fast_scores(app, 2018)
+        fast = min(fast, time.perf_counter() - t)
+    say(f"[{kind}] replay of final scores (fast path, best of 3): {fast:.2f} s; raw floor (read + orjson.loads "
+        f"of the same {rows:,} rows, best of 3): {floor:.2f} s; ratio {fast / floor:.2f}x (target <= 2x)")
     sql = _sql_floor(kind, scores, total, districts)
     say(f"[{kind}] plain SQL table of {total:,} deductions, SUM ... GROUP BY district: {sql:.2f} s")
     if rebuild:
@@ -174,7 +176,7 @@ def _raw_floor(app: KaoheApp) -> int:
     n = 0
     loads = orjson.loads
     for row in raw_rows(app):
-        loads(row[3])
+        loads(row[2])
         n += 1
     return n
 

@@ -67,41 +67,54 @@ class CatchUp:
             return 0  # the usual case for a read: nothing new, so no write lock is taken
         read = 0
         with self._lock:
-            while True:
-                with self.views.transaction() as tx:
-                    positions = self.positions()  # re-read under the write lock
-                    start = min(positions.values())
-                    notifications = self.app.recorder.select_notifications(
-                        start=start, limit=BATCH, inclusive_of_start=False
-                    )
-                    if not notifications:
-                        self._caught_up_to = start
-                        break
-                    for notification in notifications:
-                        fact = self._fact(tx, notification)
-                        for projection in self.projections:
-                            if notification.id > positions[projection.name]:
-                                projection.apply(tx, fact)
-                    last = notifications[-1].id
+            try:
+                read = self._run()
+            except BaseException:
+                for projection in self.projections:  # their memory may hold a rolled-back batch
+                    getattr(projection, "forget", lambda: None)()
+                self._caught_up_to = None
+                raise
+        return read
+
+    def _run(self) -> int:
+        read = 0
+        while True:
+            with self.views.transaction() as tx:
+                positions = self.positions()  # re-read under the write lock
+                start = min(positions.values())
+                notifications = self.app.recorder.select_notifications(
+                    start=start, limit=BATCH, inclusive_of_start=False
+                )
+                if not notifications:
+                    self._caught_up_to = start
+                    break
+                for notification in notifications:
+                    fact = self._fact(tx, notification)
                     for projection in self.projections:
-                        projection.finish(tx)
-                        tx.execute(
-                            "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
-                            "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                            (projection.name, last),
-                        )
-                    read += len(notifications)
-                    self._caught_up_to = last
-            for projection in self.projections:
-                settle = getattr(projection, "settle", None)
-                if settle:
-                    settle(self.views)
+                        if notification.id > positions[projection.name]:
+                            projection.apply(tx, fact)
+                last = notifications[-1].id
+                for projection in self.projections:
+                    projection.finish(tx)
+                    tx.execute(
+                        "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
+                        "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+                        (projection.name, last),
+                    )
+                read += len(notifications)
+                self._caught_up_to = last
+        for projection in self.projections:
+            settle = getattr(projection, "settle", None)
+            if settle:
+                settle(self.views)
         return read
 
     def forget(self) -> None:
         """After the views were emptied: nothing read, nothing known."""
         self._aggregates.clear()
         self._caught_up_to = None
+        for projection in self.projections:
+            getattr(projection, "forget", lambda: None)()
 
     def _fact(self, tx: ViewStore, notification: Any) -> Fact:
         event = self.app.mapper.to_domain_event(notification)  # the library's path, upcasting included

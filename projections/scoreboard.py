@@ -1,24 +1,44 @@
-"""The scoreboard (成绩): every district's findings, sign-offs, breakdown and total.
+"""The scoreboard (成绩): every district's findings, sign-offs, summary and total.
 
-Findings and sign-offs are written with the tracking position; a district they touch is
-marked dirty in the same transaction and rescored by `settle()` (once per catch-up, not
-once per event, so a rebuild of a million findings scores each district once).
+Findings and sign-offs are written with the tracking position; a district they touch gets
+its `revision` bumped and is marked dirty in the same transaction, and `settle()` rescores
+it once per catch-up (not once per event: a rebuild of a million findings scores each
+district once). The engine's input per district is also held in memory, keyed by that
+revision, so rescoring after a new finding does not re-read the district's whole history;
+a revision moved by another process, or a rolled-back catch-up, makes it re-read.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from domain.findings import Finding
 from domain.rubric import Rubric
-from domain.scoring import DistrictScore, score_district
+from domain.scoring import score_district
 from projections.catchup import Fact, dumps, loads
 from projections.store import ViewStore
 
 NO_MEASURES: dict[str, Decimal] = {}
 _new_tuple = tuple.__new__
 FINDING_DETAIL = ("occurred_on", "measures", "evidence", "note", "reference", "source")
+CACHED_DISTRICTS = 5000
+INSERT_FINDING = (
+    "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING"
+)
+
+
+@dataclass
+class DistrictState:
+    """What the engine needs for one district, as the views held it at `revision`."""
+
+    revision: int
+    findings: dict[str, Finding] = field(default_factory=dict)  # in history order
+    cancelled: set[str] = field(default_factory=set)
+    signed: set[str] = field(default_factory=set)
 
 
 class Scoreboard:
@@ -27,44 +47,84 @@ class Scoreboard:
     def __init__(self, rubric_of_year: Callable[[int], Rubric]):
         self.rubric_of_year = rubric_of_year
         self._touched: set[tuple[int, str]] = set()
+        self._states: OrderedDict[tuple[int, str], DistrictState] = OrderedDict()
+        self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
     def apply(self, views: ViewStore, fact: Fact) -> None:
         handler = getattr(self, f"_on_{fact.kind}_{fact.type}", None)
         if handler:
+            if fact.type != "FindingRecorded":
+                self._flush(views)  # an update may concern a finding still waiting to be inserted
             handler(views, fact)
 
+    def _flush(self, views: ViewStore) -> None:
+        rows, self._new_findings = self._new_findings, []
+        views.executemany(INSERT_FINDING, rows)
+
     def finish(self, views: ViewStore) -> None:
-        for year, district in self._touched:
-            views.execute("UPDATE view_districts SET dirty = 1 WHERE year = ? AND district = ?", (year, district))
+        self._flush(views)
+        for key in self._touched:
+            views.execute("UPDATE view_districts SET dirty = 1, revision = revision + 1 WHERE year = ? AND district = ?",
+                          key)
+            state = self._states.get(key)
+            if state is not None:
+                state.revision += 1  # it saw the same events, in the same transaction
         self._touched.clear()
+
+    def forget(self) -> None:
+        """The catch-up transaction rolled back (or the views were emptied): trust nothing in memory."""
+        self._states.clear()
+        self._touched.clear()
+        self._new_findings = []
 
     def settle(self, views: ViewStore) -> int:
         """Rescore every dirty district; return how many."""
-        dirty = views.query("SELECT year, district, rubric FROM view_districts WHERE dirty = 1")
+        dirty = views.query("SELECT year, district FROM view_districts WHERE dirty = 1")
         with views.transaction() as tx:
-            for year, district, _ in dirty:
-                score = self.rescore(tx, year, district)
-                # The ranking reads only the small summary; a district's page reads the breakdown.
+            for year, district in dirty:
+                score = self.breakdown_of(tx, year, district)
+                # The ranking reads only this small summary.
                 summary = {"district": district, "total": score["total"], "signed_off": score["signed_off"],
                            "categories": [{"id": c["id"], "score": c["score"]} for c in score["categories"]]}
-                tx.execute(
-                    "UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, dirty = 0 "
-                    "WHERE year = ? AND district = ?",
-                    (str(score["total"]), dumps(summary), dumps(score), year, district),
-                )
+                tx.execute("UPDATE view_districts SET total = ?, summary = ?, dirty = 0 WHERE year = ? AND district = ?",
+                           (score["total"], dumps(summary), year, district))
         return len(dirty)
 
-    def rescore(self, views: ViewStore, year: int, district: str) -> dict[str, Any]:
-        rows = views.query(
-            "SELECT finding_id, clause, data, status FROM view_findings WHERE year = ? AND district = ? ORDER BY position",
-            (year, district),
-        )
-        findings = [finding_from(fid, clause, loads(data)) for fid, clause, data, _ in rows]
-        cancelled = {fid for fid, _, _, status in rows if status != "live"}
-        signed = {r[0] for r in views.query(
-            "SELECT indicator FROM view_signoffs WHERE year = ? AND district = ?", (year, district))}
+    def breakdown_of(self, views: ViewStore, year: int, district: str) -> dict[str, Any]:
+        """The district's breakdown as the views hold it now."""
+        state = self.state_of(views, year, district)
         rubric = self.rubric_of_year(year)
-        return breakdown(rubric, district, score_district(rubric, findings, cancelled), signed)
+        score = score_district(rubric, state.findings.values(), state.cancelled)
+        return breakdown(rubric, district, score, state.signed)
+
+    rescore = breakdown_of
+
+    def state_of(self, views: ViewStore, year: int, district: str) -> DistrictState:
+        key = (year, district)
+        rows = views.query("SELECT revision FROM view_districts WHERE year = ? AND district = ?", key)
+        revision = rows[0][0] if rows else 0
+        state = self._states.get(key)
+        if state is not None and state.revision == revision:
+            self._states.move_to_end(key)
+            return state
+        state = DistrictState(revision)
+        for fid, clause, data, status in views.query(
+                "SELECT finding_id, clause, data, status FROM view_findings WHERE year = ? AND district = ? "
+                "ORDER BY position", key):
+            state.findings[fid] = finding_from(fid, clause, loads(data))
+            if status != "live":
+                state.cancelled.add(fid)
+        state.signed = {r[0] for r in views.query(
+            "SELECT indicator FROM view_signoffs WHERE year = ? AND district = ?", key)}
+        self._states[key] = state
+        if len(self._states) > CACHED_DISTRICTS:
+            self._states.popitem(last=False)
+        return state
+
+    def _cached(self, fact: Fact) -> DistrictState | None:
+        key = (fact.year, fact.district)
+        self._touched.add(key)
+        return self._states.get(key)
 
     # --- events --------------------------------------------------------------
 
@@ -84,7 +144,7 @@ class Scoreboard:
 
     def _on_DistrictLedger_Opened(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
-            "INSERT INTO view_districts (year, district, rubric, dirty) VALUES (?, ?, ?, 1) "
+            "INSERT INTO view_districts (year, district, rubric, dirty, revision) VALUES (?, ?, ?, 1, 0) "
             "ON CONFLICT (year, district) DO NOTHING",
             (fact.data["year"], fact.data["district"], fact.data["rubric"]),
         )
@@ -93,27 +153,26 @@ class Scoreboard:
         d = fact.data
         detail = {k: d.get(k) for k in FINDING_DETAIL}
         detail["actor"] = fact.actor
-        views.execute(
-            "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING",
-            (d["finding_id"], fact.year, fact.district, d["clause"], d["indicator"], fact.position,
-             fact.recorded_at, dumps(detail)),
-        )
-        self._touched.add((fact.year, fact.district))
+        self._new_findings.append((d["finding_id"], fact.year, fact.district, d["clause"], d["indicator"],
+                                   fact.position, fact.recorded_at, dumps(detail)))
+        state = self._cached(fact)
+        if state is not None:
+            state.findings.setdefault(d["finding_id"], finding_from(d["finding_id"], d["clause"], d))
 
     def _on_DistrictLedger_FindingRetracted(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
             "UPDATE view_findings SET status = 'retracted', status_reason = ? WHERE finding_id = ?",
             (fact.data["reason"], fact.data["finding_id"]),
         )
-        self._touched.add((fact.year, fact.district))
+        state = self._cached(fact)
+        if state is not None:
+            state.cancelled.add(fact.data["finding_id"])
 
     def _on_DistrictLedger_DisputeFiled(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
             "UPDATE view_findings SET dispute = ? WHERE finding_id = ?",
             (dumps({"id": fact.data["dispute_id"], "status": "open"}), fact.data["finding_id"]),
-        )
-        self._touched.add((fact.year, fact.district))
+        )  # a dispute filed changes no score
 
     def _on_DistrictLedger_DisputeResolved(self, views: ViewStore, fact: Fact) -> None:
         d = fact.data
@@ -123,9 +182,11 @@ class Scoreboard:
                 "UPDATE view_findings SET dispute = ?, status = 'overturned', status_reason = ? WHERE finding_id = ?",
                 (dispute, d["reason"], d["finding_id"]),
             )
+            state = self._cached(fact)
+            if state is not None:
+                state.cancelled.add(d["finding_id"])
         else:
             views.execute("UPDATE view_findings SET dispute = ? WHERE finding_id = ?", (dispute, d["finding_id"]))
-        self._touched.add((fact.year, fact.district))
 
     def _on_DistrictLedger_IndicatorSignedOff(self, views: ViewStore, fact: Fact) -> None:
         views.execute(
@@ -133,7 +194,9 @@ class Scoreboard:
             "ON CONFLICT (year, district, indicator) DO NOTHING",
             (fact.year, fact.district, fact.data["indicator"], fact.recorded_at, dumps(fact.actor)),
         )
-        self._touched.add((fact.year, fact.district))
+        state = self._cached(fact)
+        if state is not None:
+            state.signed.add(fact.data["indicator"])
 
 
 def finding_from(finding_id: str, clause: str, detail: dict[str, Any]) -> Finding:

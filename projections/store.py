@@ -11,6 +11,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+SCHEMA_VERSION = 2  # bump when a view table changes shape
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
@@ -35,7 +36,7 @@ SCHEMA = [
         actor TEXT NOT NULL, PRIMARY KEY (year, district, indicator))""",
     """CREATE TABLE IF NOT EXISTS view_districts (
         year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, total TEXT,
-        summary TEXT, breakdown TEXT, dirty INTEGER NOT NULL, PRIMARY KEY (year, district))""",
+        summary TEXT, dirty INTEGER NOT NULL, revision BIGINT NOT NULL, PRIMARY KEY (year, district))""",
     """CREATE TABLE IF NOT EXISTS view_years (
         year INTEGER PRIMARY KEY, rubric TEXT NOT NULL, rubric_hash TEXT NOT NULL, districts TEXT NOT NULL,
         opened_at TEXT NOT NULL, closed_at TEXT, close_data TEXT)""",
@@ -76,6 +77,15 @@ class ViewStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         with self.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS view_schema (version INTEGER NOT NULL)")
+            found = tx.query("SELECT version FROM view_schema")
+            if found and found[0][0] != SCHEMA_VERSION:
+                # Views are disposable: drop the old shape; catching up rebuilds them from the events.
+                for table in VIEW_TABLES:
+                    tx.execute(f"DROP TABLE IF EXISTS {table}")
+            if not found or found[0][0] != SCHEMA_VERSION:
+                tx.execute("DELETE FROM view_schema")
+                tx.execute("INSERT INTO view_schema (version) VALUES (?)", (SCHEMA_VERSION,))
             for statement in SCHEMA:
                 tx.execute(statement)
 

@@ -262,3 +262,22 @@ def _store_a_version_1_finding(app: KaoheApp, district: str, clause: str) -> Non
     digest = chain_hash(topic, str(ledger.id), ledger.version + 1, state)
     stored = {**state, "timestamp": at, "hash": digest}
     app.recorder.insert_events([StoredEvent(ledger.id, ledger.version + 1, topic, app.mapper.transcoder.encode(stored))])
+
+
+def test_a_process_sees_scores_another_process_projected(store):
+    """Two services on one store: the reader's in-memory district state yields to the shared views."""
+    url, extra = store
+    reader = KaoheApp.from_url(url, **extra)
+    reader.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=DISTRICTS)
+    assert Decimal(reader.district_score(ADMIN, 2018, "中山区")["total"]) == 100  # now held in the reader's memory
+    writer = KaoheApp.from_url(url, **extra)
+    writer.record_finding(OFFICE, year=2018, district="中山区", clause="8.5.a", occurred_on="2018-07-01")
+    writer.catch_up()  # the writer projects it; the reader has nothing left to read
+    assert reader.catch_up() == 0
+    breakdown = reader.district_score(ADMIN, 2018, "中山区")
+    assert Decimal(breakdown["total"]) == 99
+    clause = next(cl for c in breakdown["categories"] for i in c["indicators"] for cl in i["clauses"]
+                  if cl["id"] == "8.5.a")
+    assert [f["counted"] for f in clause["findings"]] == [True]
+    writer.close()
+    reader.close()
