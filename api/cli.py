@@ -83,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     KaoheApp.from_url().close()  # create the database before any worker starts (see EVENTSOURCING-NOTES)
     print(f"kaohe: http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
     uvicorn.run("api.http:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="warning")
+                log_level="warning", access_log=False)
     return 0
 
 

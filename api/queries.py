@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from domain.actors import OFFICE_DEPARTMENT, Actor, require_reader_of, require_role
+from domain.actors import SCORE_READERS, Actor, require_reader_of, require_role
 from domain.chain import history_digest
 from domain.errors import InvalidInput, NotFound
 from domain.scoring import score_district
@@ -100,16 +100,14 @@ class Queries:
     # --- scores -----------------------------------------------------------------------
 
     def scores(self, actor: Actor, year: int, as_of: str | None = None) -> dict[str, Any]:
-        require_role(actor, "office", "department", "auditor", "admin")
+        require_role(actor, *SCORE_READERS)
         info = self.year_info(year)
         bound = as_of_bound(as_of)
         self.catch_up()
         if bound is None:
-            rows = self.views.query("SELECT district, summary FROM view_districts WHERE year = ?", (year,))
-            results = [loads(b) for _, b in rows]
+            ranked = self._current_ranking(year)
         else:
-            results = [self._breakdown_as_of(year, d, bound) for d in info["districts"]]
-        ranked = rank(results)
+            ranked = rank([self._breakdown_as_of(year, d, bound) for d in info["districts"]])
         final = info["closed"] and bound is None
         return {
             "year": year, "final": final, "as_of": bound, "digest": self.digest(year) if final else None,
@@ -121,6 +119,26 @@ class Queries:
                 for r in ranked
             ],
         }
+
+    def _current_ranking(self, year: int) -> list[dict[str, Any]]:
+        rows = self.views.query("SELECT summary FROM view_districts WHERE year = ?", (year,))
+        return rank([loads(summary) for (summary,) in rows])
+
+    def remembered(self, name: str, year: int, compute: Callable[[], Any]) -> Any:
+        """A read answer kept until the store moves on.
+
+        The views are a function of the store's history up to the position they have caught
+        up to, so the same position gives the same answer, in any process. Callers check the
+        reader's role before asking.
+        """
+        self.catch_up()
+        key = (name, year)
+        hit = self._remembered.get(key)
+        if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
+            return hit[1]
+        value = compute()  # catches up itself; its answer is as of the position it leaves behind
+        self._remembered[key] = (self.catchup.caught_up_to, value)
+        return value
 
     def district_score(self, actor: Actor, year: int, district: str, as_of: str | None = None) -> dict[str, Any]:
         require_reader_of(actor, district)

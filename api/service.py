@@ -58,6 +58,7 @@ class KaoheApp(Queries, Application):
         super().__init__(env)
         self._write_lock = threading.RLock()
         self._rubrics: dict[int, Rubric] = {}
+        self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see Queries.remembered
         self.views = ViewStore({**self.env_dict(), **(env or {})})
         self.scoreboard = Scoreboard(self.rubric_of_year)
         self.catchup = CatchUp(self, self.views, [self.scoreboard, AuditLog(), DisputeQueue(self.rubric_of_year)])
@@ -94,6 +95,7 @@ class KaoheApp(Queries, Application):
         """Rebuild every projection from the store; return the final ranking and the history's digest."""
         self.views.drop_all()
         self.catchup.forget()
+        self._remembered.clear()
         self.catch_up()
         ranking = self.scores(Actor("replay", "admin"), year)
         return {**ranking, "digest": history.store_digest(self, year)}

@@ -20,6 +20,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS kaohe_tokens (
     department TEXT, district TEXT, created_at TEXT NOT NULL)"""
 
 _ready: weakref.WeakSet[ViewStore] = weakref.WeakSet()
+_known: weakref.WeakKeyDictionary[ViewStore, dict[str, Actor]] = weakref.WeakKeyDictionary()
 
 
 def init(views: ViewStore) -> None:
@@ -69,13 +70,18 @@ def actor_for(views: ViewStore, token: str | None) -> Actor | None:
     """The actor a token speaks for, or None for a missing or unknown token."""
     if not token:
         return None
+    digest = token_hash(token)
+    known = _known.setdefault(views, {})
+    actor = known.get(digest)
+    if actor is not None:  # tokens are never changed once made, so a found one can be remembered
+        return actor
     init(views)
-    rows = views.query("SELECT name, role, department, district FROM kaohe_tokens WHERE token_hash = ?",
-                       (token_hash(token),))
+    rows = views.query("SELECT name, role, department, district FROM kaohe_tokens WHERE token_hash = ?", (digest,))
     if not rows:
-        return None
+        return None  # not remembered: a token made later by `kaohe token create` must be found then
     name, role, department, district = rows[0]
-    return Actor(name=name, role=role, department=department, district=district)
+    actor = known[digest] = Actor(name=name, role=role, department=department, district=district)
+    return actor
 
 
 def _text(value: str | None) -> str | None:

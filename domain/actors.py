@@ -20,6 +20,7 @@ ROLE_LABELS = {
     "admin": "系统管理员",
 }
 OFFICE_DEPARTMENT = "办公室"
+SCORE_READERS = ("office", "department", "auditor", "admin")  # the ranking; a district reads only itself
 
 
 @dataclass(frozen=True)

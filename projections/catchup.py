@@ -109,6 +109,11 @@ class CatchUp:
                 settle(self.views)
         return read
 
+    @property
+    def caught_up_to(self) -> int | None:
+        """How far every projection is known to have read (None: not known in this process)."""
+        return self._caught_up_to
+
     def forget(self) -> None:
         """After the views were emptied: nothing read, nothing known."""
         self._aggregates.clear()
