@@ -11,20 +11,30 @@ from api import tokens
 from api.http import create_app
 from api.service import KaoheApp
 from domain.actors import Actor
+from tests.stores import STORES, store_url
 
 YEAR = 2018
 DISTRICTS = ["中山区", "西岗区", "沙河口区"]
 RUBRIC = "dalian-2018"
 
 
+@pytest.fixture(params=STORES)
+def app(request, tmp_path) -> Iterator[KaoheApp]:
+    """A fresh application service on its own store (a SQLite file; a PostgreSQL schema), closed after the test."""
+    with store_url(request.param, tmp_path) as (url, extra):
+        kaohe = KaoheApp.from_url(url, **extra)
+        try:
+            yield kaohe
+        finally:
+            kaohe.close()
+
+
 @pytest.fixture
-def app(tmp_path) -> Iterator[KaoheApp]:
-    """A fresh application service on its own SQLite file, closed after the test."""
-    kaohe = KaoheApp.from_url(f"sqlite:///{tmp_path}/kaohe.sqlite3")
-    try:
-        yield kaohe
-    finally:
-        kaohe.close()
+def sqlite_file(app: KaoheApp) -> str:
+    """For tests that edit or copy the SQLite file itself."""
+    if app.views.is_postgres:
+        pytest.skip("edits the SQLite file directly; the PostgreSQL run covers the rest")
+    return app.env.get("SQLITE_DBNAME")
 
 
 @pytest.fixture

@@ -253,8 +253,8 @@ def test_verify_is_for_auditors_and_admins(api, year_2018, who):
 
 
 @needs_verify
-def test_verify_reports_an_edited_event(app, api, absence):
-    path = app.env.get("SQLITE_DBNAME")
+def test_verify_reports_an_edited_event(sqlite_file, api, absence):
+    path = sqlite_file
     with sqlite3.connect(path) as db:
         rowid, state = db.execute(
             "SELECT rowid, state FROM stored_events WHERE originator_id = ? AND originator_version = 2",
