@@ -66,6 +66,7 @@ class RecordFinding(Body):
 
 class Retraction(Body):
     reason: str
+    evidence: list[str] | None = None
 
 
 class HoldMeeting(Body):
@@ -109,11 +110,13 @@ class FileDispute(Body):
 class ResolveDispute(Body):
     decision: Literal["upheld", "overturned"]
     reason: str
+    evidence: list[str] | None = None
 
 
 class SignOff(Body):
     indicator: str = Field(examples=["8.2"])
     note: str | None = None
+    evidence: list[str] | None = None
 
 
 class CloseYear(Body):
@@ -321,7 +324,7 @@ async def record_finding(year: int, district: str, body: RecordFinding, service:
 @router.post(YEAR + "/findings/{finding_id}/retraction", status_code=201)
 async def retract_finding(year: int, finding_id: str, body: Retraction, service: Service, actor: CurrentActor,
                     response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
-    return written(service.retract_finding(actor, year=year, finding_id=finding_id, reason=body.reason,
+    return written(service.retract_finding(actor, year=year, finding_id=finding_id, **body.model_dump(),
                                            idempotency_key=key), response)
 
 

@@ -262,7 +262,7 @@ class KaoheApp(Queries, Application):
         return self._write(actor, "record_finding", args, build, idempotency_key)
 
     def retract_finding(self, actor: Actor, *, year: int, finding_id: str, reason: str,
-                        idempotency_key: str | None = None) -> dict[str, Any]:
+                        evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         require_role(actor, "office", "department", "admin")
 
         def build() -> tuple[list, dict]:
@@ -275,10 +275,12 @@ class KaoheApp(Queries, Application):
                          recorder.get("department") == actor.as_event().get("department"))
             if actor.role != "admin" and not same_unit:
                 raise_forbidden("只有记录该发现的部门或管理员可以撤销 (only the recording role or admin may retract)")
-            ledger.retract_finding(finding_id=finding_id, reason=reason, actor=actor.as_event())
+            ledger.retract_finding(finding_id=finding_id, reason=reason, actor=actor.as_event(),
+                                   evidence=_strings(evidence, "evidence"))
             return [ledger], {"id": finding_id, "retracted": True, "receipt": ledger.receipt}
 
-        return self._write(actor, "retract_finding", {"year": year, "finding": finding_id, "reason": reason},
+        return self._write(actor, "retract_finding",
+                           {"year": year, "finding": finding_id, "reason": reason, "evidence": evidence},
                            build, idempotency_key)
 
     # --- the office's workflows (8.2, 8.5) ----------------------------------------
@@ -449,7 +451,7 @@ class KaoheApp(Queries, Application):
                            build, idempotency_key)
 
     def resolve_dispute(self, actor: Actor, *, year: int, dispute_id: str, decision: str, reason: str,
-                        idempotency_key: str | None = None) -> dict[str, Any]:
+                        evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         require_role(actor, "office", "department", "admin")
 
         def build() -> tuple[list, dict]:
@@ -457,15 +459,17 @@ class KaoheApp(Queries, Application):
             district, indicator = self.dispute_location(year, dispute_id)
             require_responsible(actor, self.rubric_of_year(year).indicator(indicator), "处理申诉")
             ledger = self._ledger(year, district)
-            ledger.resolve_dispute(dispute_id=dispute_id, decision=decision, reason=reason, actor=actor.as_event())
+            ledger.resolve_dispute(dispute_id=dispute_id, decision=decision, reason=reason, actor=actor.as_event(),
+                                   evidence=_strings(evidence, "evidence"))
             return [ledger], {"id": dispute_id, "district": district, "status": decision, "receipt": ledger.receipt}
 
         return self._write(actor, "resolve_dispute",
-                           {"year": year, "dispute": dispute_id, "decision": decision, "reason": reason},
+                           {"year": year, "dispute": dispute_id, "decision": decision, "reason": reason,
+                            "evidence": evidence},
                            build, idempotency_key)
 
     def sign_off(self, actor: Actor, *, year: int, district: str, indicator: str, note: str | None = None,
-                 idempotency_key: str | None = None) -> dict[str, Any]:
+                 evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         require_role(actor, "office", "department", "admin")
 
         def build() -> tuple[list, dict]:
@@ -478,12 +482,12 @@ class KaoheApp(Queries, Application):
                 raise InvalidInput(f"考核细则中没有指标 {indicator!r} (unknown indicator)", field="indicator") from None
             require_responsible(actor, ind, "核定")
             ledger = self._ledger(year, district)
-            ledger.sign_off(indicator=ind.id, actor=actor.as_event(), note=note)
+            ledger.sign_off(indicator=ind.id, actor=actor.as_event(), note=note, evidence=_strings(evidence, "evidence"))
             return [ledger], {"district": district, "indicator": ind.id, "signed_off": True,
                               "receipt": ledger.receipt}
 
         return self._write(actor, "sign_off", {"year": year, "district": district, "indicator": indicator,
-                                               "note": note}, build, idempotency_key)
+                                               "note": note, "evidence": evidence}, build, idempotency_key)
 
     # --- helpers -------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ class DistrictLedger(ChainedAggregate):
     class FindingRetracted(ChainedAggregate.Event):
         finding_id: str
         reason: str
+        evidence: list
 
         def evolve(self, ledger: DistrictLedger) -> None:
             ledger.findings[self.finding_id]["status"] = "retracted"
@@ -93,6 +94,7 @@ class DistrictLedger(ChainedAggregate):
         finding_id: str
         decision: str  # upheld | overturned
         reason: str
+        evidence: list
 
         def evolve(self, ledger: DistrictLedger) -> None:
             ledger.disputes[self.dispute_id]["status"] = self.decision
@@ -104,6 +106,7 @@ class DistrictLedger(ChainedAggregate):
     class IndicatorSignedOff(ChainedAggregate.Event):
         indicator: str
         note: str | None
+        evidence: list
 
         def evolve(self, ledger: DistrictLedger) -> None:
             ledger.signoffs.add(self.indicator)
@@ -152,12 +155,13 @@ class DistrictLedger(ChainedAggregate):
             actor=actor,
         )
 
-    def retract_finding(self, *, finding_id: str, reason: str, actor: dict) -> None:
+    def retract_finding(self, *, finding_id: str, reason: str, actor: dict, evidence: list | None = None) -> None:
         finding = self.finding(finding_id)
         self._check_live(finding_id, finding, "撤销 (retract)")
         if finding["open_dispute"]:
             raise Conflict(f"发现 {finding_id} 有未决申诉，请先处理申诉 (finding has an open dispute)")
-        self._append(self.FindingRetracted, finding_id=finding_id, reason=_required(reason, "reason"), actor=actor)
+        self._append(self.FindingRetracted, finding_id=finding_id, reason=_required(reason, "reason"),
+                     evidence=list(evidence or []), actor=actor)
 
     def note_activity(
         self, *, activity: str, actor: dict, occurred_on: str | None = None, source: dict | None = None, note: str | None = None
@@ -180,7 +184,8 @@ class DistrictLedger(ChainedAggregate):
             actor=actor,
         )
 
-    def resolve_dispute(self, *, dispute_id: str, decision: str, reason: str, actor: dict) -> None:
+    def resolve_dispute(self, *, dispute_id: str, decision: str, reason: str, actor: dict,
+                        evidence: list | None = None) -> None:
         dispute = self.dispute(dispute_id)
         if dispute["status"] != "open":
             raise Conflict(f"申诉 {dispute_id} 已处理（{dispute['status']}），不能再次处理 (already resolved)")
@@ -192,13 +197,15 @@ class DistrictLedger(ChainedAggregate):
             finding_id=dispute["finding"],
             decision=decision,
             reason=_required(reason, "reason"),
+            evidence=list(evidence or []),
             actor=actor,
         )
 
-    def sign_off(self, *, indicator: str, actor: dict, note: str | None = None) -> None:
+    def sign_off(self, *, indicator: str, actor: dict, note: str | None = None, evidence: list | None = None) -> None:
         if indicator in self.signoffs:
             return  # signing off twice changes nothing; the first sign-off stands
-        self._append(self.IndicatorSignedOff, indicator=indicator, note=note, actor=actor)
+        self._append(self.IndicatorSignedOff, indicator=indicator, note=note, evidence=list(evidence or []),
+                     actor=actor)
 
     # --- queries the commands need -------------------------------------------
 

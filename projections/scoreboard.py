@@ -63,9 +63,9 @@ class Scoreboard:
 
     def finish(self, views: ViewStore) -> None:
         self._flush(views)
+        views.executemany("UPDATE view_districts SET dirty = 1, revision = revision + 1 WHERE year = ? AND district = ?",
+                          list(self._touched))
         for key in self._touched:
-            views.execute("UPDATE view_districts SET dirty = 1, revision = revision + 1 WHERE year = ? AND district = ?",
-                          key)
             state = self._states.get(key)
             if state is not None:
                 state.revision += 1  # it saw the same events, in the same transaction

@@ -300,7 +300,7 @@ def test_the_recording_department_retracts_and_the_score_is_restored(api, findin
     assert api.totals()["中山区"] == 100
     retracted = api.events("中山区")[-1]
     assert retracted["type"] == "FindingRetracted"
-    assert retracted["data"] == {"finding_id": finding, "reason": "材料已补齐，系误记"}
+    assert retracted["data"] == {"finding_id": finding, "reason": "材料已补齐，系误记", "evidence": []}
     assert r.json()["receipt"]["head"] == retracted["hash"]
     # The breakdown lists live findings only; the retracted one stays in the history.
     clause = next(cl for c in api.get("中山区", f"{Y}/districts/中山区/score").json()["categories"]
