@@ -57,6 +57,8 @@ class KaoheApp(Queries, Application):
     def __init__(self, env: dict[str, str] | None = None):
         super().__init__(env)
         self._write_lock = threading.RLock()
+        self._command = threading.local()  # the aggregates the running command has touched
+        self._batch: list | None = None  # inside run_together: aggregates waiting for one save
         self._rubrics: dict[int, Rubric] = {}
         self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see Queries.remembered
         self.views = ViewStore({**self.env_dict(), **(env or {})})
@@ -115,9 +117,17 @@ class KaoheApp(Queries, Application):
             self._rubrics[year] = rubric
         return rubric
 
+    def _get(self, aggregate_id: UUID) -> Any:
+        """Get an aggregate, noting it as touched by the running command (see `_write`)."""
+        aggregate = self.repository.get(aggregate_id)
+        touched = getattr(self._command, "touched", None)
+        if touched is not None:
+            touched.append(aggregate)
+        return aggregate
+
     def _year(self, year: int) -> AssessmentYear:
         try:
-            return self.repository.get(year_id(year))
+            return self._get(year_id(year))
         except AggregateNotFoundError:
             raise NotFound(f"没有 {year} 年度的考核 (year {year} is not open)") from None
 
@@ -127,13 +137,18 @@ class KaoheApp(Queries, Application):
         return y
 
     def _ledger(self, year: int, district: str) -> DistrictLedger:
-        return self.repository.get(ledger_id(year, district))
+        return self._get(ledger_id(year, district))
 
     # --- the write path --------------------------------------------------------
 
     def _write(self, actor: Actor, command: str, args: dict[str, Any], build: Callable[[], tuple[list, dict]],
                idempotency_key: str | None = None) -> dict[str, Any]:
-        """Run `build` (→ aggregates to save, response) and save atomically; retry on conflict."""
+        """Run `build` (→ aggregates to save, response) and save atomically; retry on conflict.
+
+        Every aggregate the command got is evicted from the cache if anything goes wrong, so a
+        half-run command can never leave a changed aggregate behind. Inside `run_together`
+        the save is left to the batch.
+        """
         require_writer(actor)
         fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
         with self._write_lock:
@@ -142,24 +157,56 @@ class KaoheApp(Queries, Application):
                     earlier = self._earlier_response(actor, idempotency_key, fingerprint)
                     if earlier is not None:
                         return earlier
-                aggregates: list = []
+                self._command.touched = touched = []
                 try:
                     aggregates, response = build()
                     if idempotency_key:
                         aggregates.append(IdempotencyRecord.take(
                             scope=actor.name, key=idempotency_key, fingerprint=fingerprint, response=response))
+                    if self._batch is not None:
+                        self._batch.extend(aggregates)
+                        return response
                     self.save(*aggregates)
                 except IntegrityError:
                     # Someone else wrote first: reload and try again, after a short random
                     # pause so two writers in a tight loop do not keep colliding.
-                    self._evict(aggregates)
+                    self._evict(touched)
                     time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
                 except BaseException:
-                    self._evict(aggregates)
+                    self._evict(touched)
                     raise
+                finally:
+                    self._command.touched = None
                 return response
         raise Conflict("并发写入冲突，请重试 (concurrent writes kept conflicting; try again)")
+
+    def run_together(self, commands: list[Callable[[], dict[str, Any]]]) -> list[dict[str, Any] | BaseException]:
+        """Run several commands and save all they changed in one transaction (group commit).
+
+        One transaction means one fsync for many commands. If any command is refused or the
+        save conflicts, nothing of the batch was stored: every command then runs again on its
+        own, with its own retries, and the refused one is refused again.
+        """
+        results: list[dict[str, Any] | BaseException] = []
+        with self._write_lock:
+            self._batch = batch = []
+            try:
+                for command in commands:
+                    results.append(command())
+                self.save(*batch)
+                return results
+            except BaseException:
+                self._evict(batch)
+            finally:
+                self._batch = None
+        alone: list[dict[str, Any] | BaseException] = []
+        for command in commands:
+            try:
+                alone.append(command())
+            except Exception as e:  # noqa: BLE001 - handed back to that command's caller
+                alone.append(e)
+        return alone
 
     def _earlier_response(self, actor: Actor, key: str, fingerprint: str) -> dict[str, Any] | None:
         try:
@@ -497,7 +544,7 @@ class KaoheApp(Queries, Application):
 
     def _workflow(self, cls: type, year: int, aggregate_id: str, what: str) -> Any:
         try:
-            aggregate = self.repository.get(UUID(str(aggregate_id)))
+            aggregate = self._get(UUID(str(aggregate_id)))
         except (AggregateNotFoundError, ValueError):
             raise NotFound(f"没有这个{what}: {aggregate_id}") from None
         if not isinstance(aggregate, cls) or aggregate.year != year:

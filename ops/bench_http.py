@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -89,6 +91,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] * 1e3
 
 
+def wrk_reads(port: int, bearer: str, seconds: int = 5) -> None:
+    """The same score reads measured by wrk (C, Debian package `wrk`): the Python load generator
+    adds its own scheduling delay to every latency it measures at these rates."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("[http] wrk not installed (apt-get install wrk): score reads measured by the Python client only")
+        return
+    out = subprocess.run([wrk, "-t1", f"-c{CLIENTS}", f"-d{seconds}s", "--latency",
+                          "-H", f"Authorization: Bearer {bearer}", f"http://127.0.0.1:{port}/api/years/2018/scores"],
+                         capture_output=True, text=True, check=True).stdout
+    figures = {m.group(1): m.group(2) for m in re.finditer(r"^\s*(50%|99%|Requests/sec:)\s+(\S+)", out, re.M)}
+    print(f"[http] score reads by wrk, {CLIENTS} connections, {seconds} s: {float(figures['Requests/sec:']):,.0f} "
+          f"reads/s (p50 {figures['50%']}, p99 {figures['99%']})", flush=True)
+
+
 def main() -> None:
     workdir = tempfile.mkdtemp(prefix="kaohe-bench-http-")
     env = {**os.environ, "KAOHE_DATABASE_URL": f"sqlite:///{workdir}/kaohe.sqlite3"}
@@ -122,6 +139,8 @@ def main() -> None:
         elapsed, lat = loop.run_until_complete(run_load(port, office, READS, read))
         print(f"[http] {READS:,} score reads, {CLIENTS} clients: {READS / elapsed:,.0f} reads/s "
               f"(p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms)", flush=True)
+
+        wrk_reads(port, office)
 
         async def mixed():
             writes = run_load(port, office, FINDINGS // 2, finding, clients=CLIENTS // 2)
