@@ -11,7 +11,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-SCHEMA_VERSION = 2  # bump when a view table changes shape
+SCHEMA_VERSION = 3  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",

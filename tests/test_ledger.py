@@ -281,3 +281,33 @@ def test_a_process_sees_scores_another_process_projected(store):
     assert [f["counted"] for f in clause["findings"]] == [True]
     writer.close()
     reader.close()
+
+
+def test_group_commit_saves_a_batch_in_one_transaction(ledger):
+    before = event_count(ledger)
+    commands = [
+        (lambda d=d: ledger.record_finding(OFFICE, year=2018, district=d, clause="8.2.b", occurred_on="2018-04-01"))
+        for d in ("中山区", "西岗区", "中山区")
+    ]
+    results = ledger.run_together(commands)
+    assert [r["district"] for r in results] == ["中山区", "西岗区", "中山区"]
+    assert event_count(ledger) == before + 3
+    assert ledger.verify()["ok"]
+    assert totals(ledger) == {"中山区": Decimal(99), "西岗区": Decimal("99.5"), "沙河口区": Decimal(100)}
+
+
+def test_group_commit_with_a_refused_command_records_the_others_once(ledger):
+    before = event_count(ledger)
+    results = ledger.run_together([
+        lambda: ledger.record_finding(OFFICE, year=2018, district="中山区", clause="8.5.a", occurred_on="2018-06-01"),
+        lambda: ledger.record_finding(OFFICE, year=2018, district="东港区", clause="8.5.a", occurred_on="2018-06-01"),
+        lambda: ledger.record_finding(OFFICE, year=2018, district="中山区", clause="8.5.a", occurred_on="2018-06-02",
+                                      idempotency_key="same"),
+        lambda: ledger.record_finding(OFFICE, year=2018, district="中山区", clause="8.5.a", occurred_on="2018-06-02",
+                                      idempotency_key="same"),
+    ])
+    assert isinstance(results[1], InvalidInput) and results[1].field == "district"
+    assert results[2]["id"] == results[3]["id"] and results[3].get("idempotent_replay")
+    assert event_count(ledger) == before + 3  # two findings and one idempotency record, nothing twice
+    assert totals(ledger)["中山区"] == Decimal(98)
+    assert ledger.verify()["ok"]

@@ -1,0 +1,43 @@
+"""Concurrent findings over HTTP are grouped into shared transactions and each answered on its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from api.http import create_app
+from tests.conftest import DISTRICTS, YEAR
+
+
+def test_concurrent_posts_are_each_recorded_once(app, year_2018, auth):
+    async def play() -> list[httpx.Response]:
+        api = create_app(app)
+        async with api.router.lifespan_context(api):
+            transport = httpx.ASGITransport(app=api)
+            async with httpx.AsyncClient(transport=transport, base_url="http://kaohe") as client:
+                posts = [
+                    client.post(f"/api/years/{YEAR}/districts/{DISTRICTS[i % 3]}/findings", headers=auth["office"],
+                                json={"clause": "8.2.b", "occurred_on": "2018-05-01", "note": f"#{i}"})
+                    for i in range(24)
+                ] + [
+                    client.post(f"/api/years/{YEAR}/districts/东港区/findings", headers=auth["office"],
+                                json={"clause": "8.2.b", "occurred_on": "2018-05-01"})
+                ]
+                return await asyncio.gather(*posts)
+
+    responses = asyncio.run(play())
+    assert [r.status_code for r in responses] == [201] * 24 + [422]
+    assert responses[-1].json()["error"]["field"] == "district"
+    ids = [r.json()["id"] for r in responses[:24]]
+    assert len(set(ids)) == 24
+    recorded = [e["data"]["finding_id"] for d in DISTRICTS for e in app.audit(app_admin(), YEAR, d)
+                if e["type"] == "FindingRecorded"]
+    assert sorted(recorded) == sorted(ids)
+    assert app.verify()["ok"]
+
+
+def app_admin():
+    from domain.actors import Actor
+
+    return Actor("test", "admin")
