@@ -100,6 +100,9 @@ def _replay(app, year: int) -> int:
     for row in result["districts"]:
         print(f"{row['rank']}\t{row['district']}\t{display(row['total'])}")
     print(f"digest {result['digest']}")
+    if not result["fast_path_agrees"]:
+        print("kaohe replay: the fast replay of the raw rows disagrees with the rebuilt projection", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -133,7 +136,9 @@ def _demo(app, year: int, if_empty: bool) -> int:
     path = Path("var/demo-tokens.txt")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    print(text + f"(also written to {path})")
+    print(text + f"(also written to {path})\n"
+          "Sign in on the first page (http://127.0.0.1:8000/ by default) with one of these tokens: 市总工会办公室 for the roll call, "
+          "中山区总工会 for a district's view.")
     return 0
 
 
