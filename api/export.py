@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -42,23 +43,23 @@ def build_workbook(ranking: dict[str, Any], breakdowns: list[dict[str, Any]], ru
 
 def _summary_sheet(ws: Any, ranking: dict[str, Any], rubric: Any) -> None:
     state = "最终成绩" if ranking["final"] else "当前成绩（考核尚未结束）"
-    ws.append([f"{ranking['year']}年度实绩考核 {state}"])
+    _append(ws, [f"{ranking['year']}年度实绩考核 {state}"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append([f"考核细则：{rubric.title}（{rubric.id}）"])
+    _append(ws, [f"考核细则：{rubric.title}（{rubric.id}）"])
     headers = ["排名", "被考核单位", "总分"] + [f"{c.id} {c.name}（{c.points}）" for c in rubric.categories] + ["已核定指标"]
-    ws.append(headers)
+    _append(ws, headers)
     header_row = ws.max_row
     for cell in ws[header_row]:
         cell.font, cell.fill = BOLD, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
     for row in ranking["districts"]:
-        ws.append([row["rank"], row["district"], row["total"]]
+        _append(ws, [row["rank"], row["district"], row["total"]]
                   + [row["categories"][c.id] for c in rubric.categories]
                   + [f"{row['signed_off']}/{ranking['indicators']}"])
         for cell in ws[ws.max_row][2:2 + 1 + len(rubric.categories)]:
             cell.number_format = TWO_DECIMALS
-    ws.append([])
-    ws.append(["历史摘要（digest）", ranking.get("digest") or "考核结束后生成 (available once the year is closed)"])
+    _append(ws, [])
+    _append(ws, ["历史摘要（digest）", ranking.get("digest") or "考核结束后生成 (available once the year is closed)"])
     ws.column_dimensions["A"].width = 8
     ws.column_dimensions["B"].width = 16
     ws.column_dimensions["C"].width = 10
@@ -69,15 +70,15 @@ def _summary_sheet(ws: Any, ranking: dict[str, Any], rubric: Any) -> None:
 
 
 def _district_sheet(ws: Any, result: dict[str, Any], ranking: dict[str, Any]) -> None:
-    ws.append([f"{result['district']} 扣分明细", None, "总分", Decimal(result["total"])])
+    _append(ws, [f"{result['district']} 扣分明细", None, "总分", Decimal(result["total"])])
     ws["A1"].font = Font(bold=True, size=13)
     ws["D1"].number_format = TWO_DECIMALS
-    ws.append(DETAIL_HEADERS)
+    _append(ws, DETAIL_HEADERS)
     for cell in ws[2]:
         cell.font, cell.fill = BOLD, HEADER_FILL
     for category in result["categories"]:
         for indicator in category["indicators"]:
-            ws.append([indicator["id"], indicator["name"], Decimal(indicator["points"]), Decimal(indicator["score"]),
+            _append(ws, [indicator["id"], indicator["name"], Decimal(indicator["points"]), Decimal(indicator["score"]),
                        Decimal(indicator["deduction"])])
             _numbers(ws, 3, 5)
             for clause in indicator["clauses"]:
@@ -85,19 +86,24 @@ def _district_sheet(ws: Any, result: dict[str, Any], ranking: dict[str, Any]) ->
                 if not clause["findings"] and not deduction:
                     continue
                 if not clause["findings"]:
-                    ws.append([None] * 5 + [clause["id"], clause["label"], deduction])
+                    _append(ws, [None] * 5 + [clause["id"], clause["label"], deduction])
                     _numbers(ws, 8, 8)
                 for finding in clause["findings"]:
-                    ws.append([None] * 5 + [clause["id"], clause["label"], deduction if finding["counted"] else Decimal(0),
+                    _append(ws, [None] * 5 + [clause["id"], clause["label"], deduction if finding["counted"] else Decimal(0),
                                finding.get("occurred_on"), (finding.get("recorded_at") or "")[:19].replace("T", " "),
                                (finding.get("actor") or {}).get("name"), _what(finding),
                                "、".join(finding.get("evidence") or []), _dispute(finding)])
                     _numbers(ws, 8, 8)
-    ws.append([])
-    ws.append(["历史摘要（digest）", ranking.get("digest") or "考核结束后生成"])
+    _append(ws, [])
+    _append(ws, ["历史摘要（digest）", ranking.get("digest") or "考核结束后生成"])
     for i, width in enumerate(DETAIL_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A3"
+
+
+def _append(ws: Any, row: list[Any]) -> None:
+    """Append a row, its text as Excel accepts it (history may predate the input checks; openpyxl refuses controls)."""
+    ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
 
 
 def _numbers(ws: Any, first: int, last: int) -> None:

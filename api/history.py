@@ -52,6 +52,7 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
     chains: dict[str, dict[str, Any]] = {}
     problems: list[dict[str, Any]] = []
     topics: dict[str, bool] = {}
+    seen = _heads_seen(app)
     events = 0
     for n in stored_events(app):
         if not _is_chained(n.topic, topics):
@@ -81,7 +82,12 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
             problems.append({**where, "problem": "hash does not match the stored content: the event was edited"})
             chain["broken"] = True
         chain["version"], chain["head"] = n.originator_version, stored_hash
-    problems.extend(_compare_with_seen(app, chains))
+        head_seen = seen.get(aggregate)
+        if head_seen and head_seen[0] == n.originator_version and head_seen[1] != stored_hash:
+            problems.append({**where, "problem": "differs from the event the audit log saw at this version: "
+                                                 "history was rewritten"})
+    problems.extend(_missing_since_seen(seen, chains))
+    problems.extend(_seen_twice(app))
     if year is not None:
         mine = {a for a, c in chains.items() if c["year"] == year or c["year"] is None}
         chains = {a: c for a, c in chains.items() if a in mine}
@@ -97,21 +103,36 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
     }
 
 
-def _compare_with_seen(app: Any, chains: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Heads the audit log already saw must still be in the store, unchanged."""
-    seen = app.views.query(
+def _heads_seen(app: Any) -> dict[str, tuple[int, str, int]]:
+    """Per aggregate, the last event the audit log has seen: (version, hash, position).
+
+    The store must still hold that event, unchanged, however many events came after it: a
+    chain cut short and then continued has valid links, but not the event once seen.
+    """
+    rows = app.views.query(
         "SELECT e.aggregate_id, e.version, e.hash, e.position FROM view_audit e JOIN ("
         " SELECT aggregate_id, MAX(version) AS v FROM view_audit GROUP BY aggregate_id) m"
         " ON e.aggregate_id = m.aggregate_id AND e.version = m.v")
+    return {aggregate: (version, digest, position) for aggregate, version, digest, position in rows}
+
+
+def _seen_twice(app: Any) -> list[dict[str, Any]]:
+    """Two different events seen at one version of one chain: the first was removed and replaced."""
+    rows = app.views.query(
+        "SELECT aggregate_id, version, MIN(position) FROM view_audit GROUP BY aggregate_id, version HAVING COUNT(*) > 1")
+    return [{"aggregate": aggregate, "version": version, "position": position,
+             "problem": "the audit log saw two different events at this version: history was rewritten"}
+            for aggregate, version, position in rows]
+
+
+def _missing_since_seen(seen: dict[str, tuple[int, str, int]], chains: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     problems = []
-    for aggregate, version, digest, position in seen:
-        chain = chains.get(aggregate)
-        stored = chain["version"] if chain else 0
-        where = {"aggregate": aggregate, "version": version, "position": position}
+    for aggregate, (version, _, position) in seen.items():
+        stored = chains[aggregate]["version"] if aggregate in chains else 0
         if stored < version:
-            problems.append({**where, "problem": f"the store ends at version {stored} but version {version} was seen: events were deleted"})
-        elif stored == version and chain and chain["head"] != digest and not chain["broken"]:
-            problems.append({**where, "problem": "the chain head differs from the one seen before: history was rewritten"})
+            problems.append({"aggregate": aggregate, "version": version, "position": position,
+                             "problem": f"the store ends at version {stored} but version {version} was seen: "
+                                        "events were deleted"})
     return problems
 
 

@@ -26,16 +26,17 @@ def as_of_bound(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        if len(value) == 10:
+        if "T" not in value and " " not in value:  # a date (2018-12-31 or 20181231): the end of that day
             day = date.fromisoformat(value)
             end = datetime.combine(day + timedelta(days=1), time(0), SHANGHAI) - timedelta(microseconds=1)
         else:
             end = datetime.fromisoformat(value.replace("Z", "+00:00"))
             if end.tzinfo is None:
                 end = end.replace(tzinfo=SHANGHAI)
-    except ValueError:
+        bound = end.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):
         raise InvalidInput(f"as_of 格式错误，应为日期或日期时间 (malformed as_of: {value!r})", field="as_of") from None
-    return end.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return bound
 
 
 class Queries:

@@ -26,6 +26,7 @@ from api.storage import OrjsonTranscoder, database_url, library_env
 from domain.actors import Actor, require_responsible, require_role, require_writer
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.findings import check_measures
+from domain.text import check_input
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.ledger import DistrictLedger, ledger_id
 from domain.office import MEETING_CLAUSE, REPORT_CLAUSE, TASK_CLAUSE, Meeting, Report, Task
@@ -91,6 +92,8 @@ class KaoheApp(Queries, Application):
 
     def verify(self, year: int | None = None) -> dict[str, Any]:
         """Walk every stored hash chain (of one year, or all); see api.history.verify."""
+        if year is not None:
+            self._year(year)  # 404 for a year never opened
         return history.verify(self, year)
 
     def replay(self, year: int) -> dict[str, Any]:
@@ -136,6 +139,10 @@ class KaoheApp(Queries, Application):
 
     def _open_year(self, year: int) -> AssessmentYear:
         y = self._year(year)
+        if not self.repository.fastforward and list(self.events.get(y.id, gt=y.version)):
+            # Another process closed (or otherwise moved) the year since it was cached here.
+            self._evict([y])
+            y = self._year(year)
         y.check_open()
         return y
 
@@ -153,6 +160,8 @@ class KaoheApp(Queries, Application):
         the save is left to the batch.
         """
         require_writer(actor)
+        for field, value in args.items():
+            check_input(value, field)
         fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
         with self._write_lock:
             for attempt in range(MAX_ATTEMPTS):

@@ -15,6 +15,10 @@ from domain.errors import InvalidInput
 from domain.rubric import Clause
 
 
+MAX_DECIMALS = 4
+MAX_MEASURE = 10**9
+
+
 class Finding(NamedTuple):
     """One recorded finding as the scoring engine sees it. Input order is history order.
 
@@ -65,6 +69,10 @@ def check_measures(clause: Clause, measures: Mapping[str, Any] | None) -> dict[s
             raise InvalidInput(f"{measure.label} 不能超过100% (a rate cannot exceed 100)", field=where)
         if measure.unit == "count" and value != value.to_integral_value():
             raise InvalidInput(f"{measure.label} 必须是整数 (a count must be a whole number)", field=where)
+        if value.as_tuple().exponent < -MAX_DECIMALS or value > MAX_MEASURE:
+            # Keeps every sum in the engine exact within Decimal's 28 digits.
+            raise InvalidInput(f"{measure.label} 最多 {MAX_DECIMALS} 位小数、不超过 {MAX_MEASURE} "
+                               f"(at most {MAX_DECIMALS} decimals, at most {MAX_MEASURE})", field=where)
         checked[measure.key] = value
     return checked
 

@@ -264,7 +264,7 @@ def _parse_clause(
     points = Decimal(0) if kind == "exemption" else _require_points(doc, "points", where)
     fields: dict[str, Any] = {}
     if kind == "occurrence":
-        fields["per"] = _require_points(doc, "per", where)
+        fields["per"] = _require_positive(doc, "per", where)
     elif kind == "gate" and points != indicator_points:
         raise RubricError(f"{where}: a gate takes the whole indicator ({indicator_points}), not {points}")
     elif kind == "exemption":
@@ -282,12 +282,10 @@ def _parse_clause(
         elif kind == "threshold":
             fields["threshold"] = _require_points(doc, "threshold", where)
         elif kind == "shortfall":
-            fields["step"] = _require_points(doc, "step", where)
-            fields["per"] = _require_points(doc, "per", where)
-            if fields["step"] <= 0:
-                raise RubricError(f"{where}: 'step' must be positive")
+            fields["step"] = _require_positive(doc, "step", where)
+            fields["per"] = _require_positive(doc, "per", where)
         elif kind == "slots":
-            fields["per"] = _require_points(doc, "per", where)
+            fields["per"] = _require_positive(doc, "per", where)
     if points > indicator_points:
         raise RubricError(f"{where}: points {points} exceed the indicator's {indicator_points}")
     for name in ("void_when", "triggered_by"):
@@ -379,4 +377,11 @@ def _require_points(doc: Mapping[str, Any], key: str, where: str) -> Decimal:
         raise RubricError(f"{where}: '{key}' is not a number: {value!r}") from None
     if not number.is_finite() or number < 0:
         raise RubricError(f"{where}: '{key}' must be a non-negative number, not {value!r}")
+    return number
+
+
+def _require_positive(doc: Mapping[str, Any], key: str, where: str) -> Decimal:
+    number = _require_points(doc, key, where)
+    if number <= 0:
+        raise RubricError(f"{where}: '{key}' must be positive")
     return number

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Callable, Collection, Iterable, Mapping
 
 from domain.findings import Finding
@@ -168,7 +168,7 @@ def occurrence_deduction(clause: Clause, findings: tuple[Finding, ...]) -> tuple
 def _occurrences_to_cap(clause: Clause) -> int:
     assert clause.per is not None
     # ceil(points / per): the occurrences that still cost something before the cap.
-    return int(-(-clause.points // clause.per))
+    return int((clause.points / clause.per).to_integral_value(rounding=ROUND_CEILING))
 
 
 def tiered_deduction(clause: Clause, findings: tuple[Finding, ...]) -> tuple[Decimal, tuple[str, ...]]:

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from domain.chained import ChainedAggregate, named_id
 from domain.errors import Conflict, InvalidInput, NotFound
+from domain.text import check_name
 
 
 def year_id(year: int) -> UUID:
@@ -39,9 +40,9 @@ class AssessmentYear(ChainedAggregate):
     def open(cls, *, year: int, rubric: str, rubric_hash: str, districts: list[str], actor: dict) -> AssessmentYear:
         if not isinstance(year, int) or not 2000 <= year <= 2100:
             raise InvalidInput("year 必须是2000至2100之间的年份 (year must be 2000..2100)", field="year")
-        cleaned = [str(d).strip() for d in districts]
-        if not cleaned or any(not d for d in cleaned):
-            raise InvalidInput("districts 不能为空 (at least one district, no blank names)", field="districts")
+        if not districts:
+            raise InvalidInput("districts 不能为空 (at least one district)", field="districts")
+        cleaned = [check_name(d, "districts") for d in districts]
         if len(set(cleaned)) != len(cleaned):
             raise InvalidInput("districts 有重复 (duplicate district)", field="districts")
         return cls._start(

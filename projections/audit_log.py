@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from projections.catchup import Fact, dumps
+from projections.catchup import HISTORY, Fact, dumps
 from projections.store import ViewStore
 
 
-# The hash-chained aggregates: what the audit log shows and verify checks.
-HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "Report", "Task"})
 INSERT = (
     "INSERT INTO view_audit (position, year, aggregate_id, kind, district, version, recorded_at, actor, "
     "type, data, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING"

@@ -17,6 +17,8 @@ import orjson
 from projections.store import ViewStore
 
 BATCH = 500
+# The hash-chained aggregates: the history the projections show and verify checks.
+HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "Report", "Task"})
 STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash")
 
 
@@ -86,7 +88,7 @@ class CatchUp:
                     start=start, limit=BATCH, inclusive_of_start=False
                 )
                 if not notifications:
-                    self._caught_up_to = start
+                    reached = start
                     break
                 for notification in notifications:
                     fact = self._fact(tx, notification)
@@ -102,11 +104,12 @@ class CatchUp:
                         (projection.name, last),
                     )
                 read += len(notifications)
-                self._caught_up_to = last
         for projection in self.projections:
             settle = getattr(projection, "settle", None)
             if settle:
                 settle(self.views)
+        # Published only now: a reader that sees this position finds every score settled.
+        self._caught_up_to = reached
         return read
 
     @property
@@ -126,7 +129,7 @@ class CatchUp:
         state = vars(event)
         aggregate_id = str(notification.originator_id)
         kind, _, event_type = type(event).__qualname__.rpartition(".")
-        if notification.originator_version == 1:
+        if notification.originator_version == 1 and kind in HISTORY:
             known = (kind, state.get("year"), state.get("district"))
             self._aggregates[aggregate_id] = known
             tx.execute(

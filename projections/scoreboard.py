@@ -46,7 +46,8 @@ class Scoreboard:
 
     def __init__(self, rubric_of_year: Callable[[int], Rubric]):
         self.rubric_of_year = rubric_of_year
-        self._touched: set[tuple[int, str]] = set()
+        self._touched: set[tuple[int, str]] = set()  # districts this batch changed
+        self._absent: set[tuple[int, str]] = set()  # ... whose state was not in memory when it began
         self._states: OrderedDict[tuple[int, str], DistrictState] = OrderedDict()
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
@@ -66,15 +67,19 @@ class Scoreboard:
         views.executemany("UPDATE view_districts SET dirty = 1, revision = revision + 1 WHERE year = ? AND district = ?",
                           list(self._touched))
         for key in self._touched:
-            state = self._states.get(key)
+            state = None if key in self._absent else self._states.get(key)
             if state is not None:
                 state.revision += 1  # it saw the same events, in the same transaction
+            else:
+                self._states.pop(key, None)  # loaded by a reader mid-batch: it may lack part of it
         self._touched.clear()
+        self._absent.clear()
 
     def forget(self) -> None:
         """The catch-up transaction rolled back (or the views were emptied): trust nothing in memory."""
         self._states.clear()
         self._touched.clear()
+        self._absent.clear()
         self._new_findings = []
 
     def settle(self, views: ViewStore) -> int:
@@ -122,9 +127,17 @@ class Scoreboard:
         return state
 
     def _cached(self, fact: Fact) -> DistrictState | None:
+        """The district's state in memory, for the caller to update with `fact`; None if not held.
+
+        A state is updated only if it was held when this batch first touched the district.
+        One a reader loads mid-batch may lack part of the batch: finish() drops it.
+        """
         key = (fact.year, fact.district)
-        self._touched.add(key)
-        return self._states.get(key)
+        if key not in self._touched:
+            self._touched.add(key)
+            if key not in self._states:
+                self._absent.add(key)
+        return None if key in self._absent else self._states.get(key)
 
     # --- events --------------------------------------------------------------
 

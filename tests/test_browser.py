@@ -4,8 +4,8 @@
 `kaohe token create`. The test signs in as admin (opens 2018), as the office (logs a meeting
 with one absent district), as that district (sees 99.50, disputes the deduction), as the office
 again (overturns it) and as the district again (100.00). Every page is saved as a screenshot
-under tests/screenshots/ (or $KAOHE_SCREENSHOTS), and two of them under docs/screenshots/ for
-the README.
+under tests/screenshots/ (or $KAOHE_SCREENSHOTS); with KAOHE_UPDATE_DOCS=1 two of them are
+also copied to docs/screenshots/ for the README (a plain test run leaves the repository alone).
 
 Chromium is installed from Debian's packages where missing (as root). Where it cannot be had
 the test is skipped with the reason, unless KAOHE_REQUIRE_BROWSER=1 (set by .ci/run), which
@@ -180,7 +180,7 @@ class Story:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{name}.png"
         self.page.screenshot(path=str(path))
-        if copy_to is not None:
+        if copy_to is not None and os.environ.get("KAOHE_UPDATE_DOCS") == "1":
             copy_to.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy_to)
 

@@ -311,3 +311,17 @@ def test_group_commit_with_a_refused_command_records_the_others_once(ledger):
     assert event_count(ledger) == before + 3  # two findings and one idempotency record, nothing twice
     assert totals(ledger)["中山区"] == Decimal(98)
     assert ledger.verify()["ok"]
+
+
+def test_a_year_closed_by_another_process_refuses_this_ones_writes(store):
+    url, extra = store
+    first = KaoheApp.from_url(url, **extra)
+    first.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=DISTRICTS)
+    first.record_finding(OFFICE, year=2018, district="中山区", clause="8.3.c")  # the year is now cached here
+    second = KaoheApp.from_url(url, **extra)
+    second.close_year(ADMIN, year=2018, force=True)
+    with pytest.raises(Conflict, match="closed"):
+        first.record_finding(OFFICE, year=2018, district="中山区", clause="8.3.d")
+    assert first.scores(ADMIN, 2018)["final"] is True
+    second.close()
+    first.close()

@@ -101,3 +101,37 @@ def test_the_command_line_verify_exits_1_on_tampering(history, monkeypatch, caps
         db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(b"2018-03-01", b"2018-03-02"), rowid))
     assert main(["verify", "--year", "2018"]) == 1
     assert "TAMPERED" in capsys.readouterr().err
+
+
+def test_a_cut_and_continued_chain_is_caught(history):
+    """Delete a district's last event, then let new events follow: the links are valid again,
+    but the event the audit log once saw at that version is gone."""
+    app, path = history
+    rowid, version, _ = ledger_rows(path, app)[-1]
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid,))
+    restarted = KaoheApp(env=dict(app.env))  # nothing cached: it continues from the shortened chain
+    for day in ("2018-06-01", "2018-07-01"):
+        restarted.hold_meeting(OFFICE, year=2018, title=f"会议 {day}", held_on=day, absent=[], excused=["中山区"])
+    result = restarted.verify()
+    assert not result["ok"]
+    assert any("rewritten" in p["problem"] and p["version"] == version for p in result["problems"])
+    restarted.catch_up()  # the audit log has now also seen the replacement: still caught
+    result = restarted.verify()
+    assert not result["ok"]
+    assert any("two different events" in p["problem"] and p["version"] == version for p in result["problems"])
+    restarted.close()
+
+
+def test_control_characters_are_refused_before_they_reach_the_history(history):
+    app, _ = history
+    from domain.errors import InvalidInput
+
+    for bad in ("bad\x00note", "第一行\x0b第二行", "\ud800"):
+        with pytest.raises(InvalidInput) as e:
+            app.record_finding(OFFICE, year=2018, district="中山区", clause="8.3.c", note=bad)
+        assert e.value.field == "note"
+    with pytest.raises(InvalidInput) as e:
+        app.open_year(ADMIN, year=2019, rubric="dalian-2018", districts=["中山区", "西岗/区"])
+    assert e.value.field == "districts"
+    assert app.verify()["ok"]
