@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import tokens
+from api.score_cache import RememberedScores
 from api.service import KaoheApp
 from domain.actors import SCORE_READERS, Actor, require_role
 from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -506,6 +507,7 @@ def create_app(app: KaoheApp | None = None) -> FastAPI:
 
     api = FastAPI(title="kaohe 实绩考核", version="0.1.0", lifespan=lifespan, default_response_class=OrjsonResponse,
                   description="Event-sourced audit-trail scoring for the annual assessment of district trade unions.")
+    api.add_middleware(RememberedScores)
     api.add_exception_handler(DomainError, domain_error)
     api.add_exception_handler(RequestValidationError, validation_error)
     api.add_exception_handler(StarletteHTTPException, http_error)

@@ -125,6 +125,14 @@ class Queries:
         rows = self.views.query("SELECT summary FROM view_districts WHERE year = ?", (year,))
         return rank([loads(summary) for (summary,) in rows])
 
+    def remembered_now(self, name: str, year: int) -> Any:
+        """The remembered answer if the store has not moved on since; None otherwise."""
+        self.catch_up()
+        hit = self._remembered.get((name, year))
+        if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
+            return hit[1]
+        return None
+
     def remembered(self, name: str, year: int, compute: Callable[[], Any]) -> Any:
         """A read answer kept until the store moves on.
 
@@ -132,13 +140,10 @@ class Queries:
         up to, so the same position gives the same answer, in any process. Callers check the
         reader's role before asking.
         """
-        self.catch_up()
-        key = (name, year)
-        hit = self._remembered.get(key)
-        if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
-            return hit[1]
-        value = compute()  # catches up itself; its answer is as of the position it leaves behind
-        self._remembered[key] = (self.catchup.caught_up_to, value)
+        value = self.remembered_now(name, year)
+        if value is None:
+            value = compute()  # catches up itself; its answer is as of the position it leaves behind
+            self._remembered[(name, year)] = (self.catchup.caught_up_to, value)
         return value
 
     def district_score(self, actor: Actor, year: int, district: str, as_of: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""Answers `GET /api/years/{y}/scores` from the remembered JSON, before FastAPI's routing.
+
+The ranking is the busiest read at year end and its answer only changes when the store
+moves on (see `Queries.remembered`). This pure ASGI middleware checks the token and the
+role exactly as the route does and sends the remembered bytes; anything else (no token,
+another role, a query string, nothing remembered yet) goes on to FastAPI unchanged, which
+answers it, errors included, the usual way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Awaitable, Callable
+
+from api import tokens
+from domain.actors import SCORE_READERS
+
+SCORES = re.compile(r"/api/years/(\d{4})/scores")
+JSON = [(b"content-type", b"application/json")]
+
+
+class RememberedScores:
+    def __init__(self, app: Callable[..., Awaitable[None]]):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("query_string"):
+            match = SCORES.fullmatch(scope["path"])
+            body = self._remembered(scope, int(match[1])) if match else None
+            if body is not None:
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [*JSON, (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _remembered(scope: dict[str, Any], year: int) -> bytes | None:
+        service = getattr(scope["app"].state, "kaohe", None)
+        authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = authorization.partition(" ")
+        if service is None or scheme.lower() != "bearer":
+            return None
+        actor = tokens.actor_for(service.views, token.strip())
+        if actor is None or actor.role not in SCORE_READERS:
+            return None
+        return service.remembered_now("scores.json", year)
