@@ -137,7 +137,7 @@ bearer = HTTPBearer(auto_error=False, description="an API token from `kaohe toke
 
 
 async def current_actor(service: Service,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
     actor = tokens.actor_for(service.views, credentials.credentials if credentials else None)
     if actor is None:
         raise HTTPException(401, "需要有效的访问令牌 (missing or unknown bearer token)",
@@ -312,7 +312,7 @@ async def list_years(service: Service, actor: CurrentActor) -> dict[str, Any]:
 
 @router.post("/years", status_code=201)
 async def open_year(body: OpenYear, service: Service, actor: CurrentActor, response: Response,
-              key: IdempotencyKey = None) -> dict[str, Any]:
+                    key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.open_year(actor, **body.model_dump(), idempotency_key=key), response)
 
 
@@ -361,34 +361,34 @@ async def record_finding(year: int, district: str, body: RecordFinding, service:
 
 @router.post(YEAR + "/findings/{finding_id}/retraction", status_code=201)
 async def retract_finding(year: int, finding_id: str, body: Retraction, service: Service, actor: CurrentActor,
-                    response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
+                          response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.retract_finding(actor, year=year, finding_id=finding_id, **body.model_dump(),
                                            idempotency_key=key), response)
 
 
 @router.post(YEAR + "/findings/{finding_id}/disputes", status_code=201)
 async def file_dispute(year: int, finding_id: str, body: FileDispute, service: Service, actor: CurrentActor,
-                 response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
+                       response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.file_dispute(actor, year=year, finding_id=finding_id, **body.model_dump(),
                                         idempotency_key=key), response)
 
 
 @router.post(YEAR + "/disputes/{dispute_id}/resolution", status_code=201)
 async def resolve_dispute(year: int, dispute_id: str, body: ResolveDispute, service: Service, actor: CurrentActor,
-                    response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
+                          response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.resolve_dispute(actor, year=year, dispute_id=dispute_id, **body.model_dump(),
                                            idempotency_key=key), response)
 
 
 @router.get(YEAR + "/disputes")
 async def disputes(year: int, service: Service, actor: CurrentActor,
-             status: Annotated[str | None, Query(description="open, upheld or overturned")] = None) -> dict[str, Any]:
+                   status: Annotated[str | None, Query(description="open, upheld or overturned")] = None) -> dict[str, Any]:
     return {"year": year, "disputes": service.disputes(actor, year, status)}
 
 
 @router.post(YEAR + "/districts/{district}/signoffs", status_code=201)
 async def sign_off(year: int, district: str, body: SignOff, service: Service, actor: CurrentActor, response: Response,
-             key: IdempotencyKey = None) -> dict[str, Any]:
+                   key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.sign_off(actor, year=year, district=district, **body.model_dump(),
                                     idempotency_key=key), response)
 
@@ -397,7 +397,7 @@ async def sign_off(year: int, district: str, body: SignOff, service: Service, ac
 
 @router.post(YEAR + "/meetings", status_code=201)
 async def hold_meeting(year: int, body: HoldMeeting, service: Service, actor: CurrentActor, response: Response,
-                 key: IdempotencyKey = None) -> dict[str, Any]:
+                       key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.hold_meeting(actor, year=year, **body.model_dump(), idempotency_key=key), response)
 
 
@@ -408,7 +408,7 @@ async def meetings(year: int, service: Service, actor: CurrentActor) -> dict[str
 
 @router.post(YEAR + "/reports", status_code=201)
 async def schedule_report(year: int, body: ScheduleReport, service: Service, actor: CurrentActor, response: Response,
-                    key: IdempotencyKey = None) -> dict[str, Any]:
+                          key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.schedule_report(actor, year=year, **body.model_dump(), idempotency_key=key), response)
 
 
@@ -419,20 +419,20 @@ async def reports(year: int, service: Service, actor: CurrentActor) -> dict[str,
 
 @router.post(YEAR + "/reports/{report_id}/submissions", status_code=201)
 async def record_submission(year: int, report_id: str, body: RecordSubmission, service: Service, actor: CurrentActor,
-                      response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
+                            response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.record_submission(actor, year=year, report_id=report_id, **body.model_dump(),
                                              idempotency_key=key), response)
 
 
 @router.post(YEAR + "/reports/{report_id}/close")
 async def close_report(year: int, report_id: str, service: Service, actor: CurrentActor, response: Response,
-                 key: IdempotencyKey = None) -> dict[str, Any]:
+                       key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.close_report(actor, year=year, report_id=report_id, idempotency_key=key), response)
 
 
 @router.post(YEAR + "/tasks", status_code=201)
 async def assign_task(year: int, body: AssignTask, service: Service, actor: CurrentActor, response: Response,
-                key: IdempotencyKey = None) -> dict[str, Any]:
+                      key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.assign_task(actor, year=year, **body.model_dump(), idempotency_key=key), response)
 
 
@@ -443,7 +443,7 @@ async def tasks(year: int, service: Service, actor: CurrentActor) -> dict[str, A
 
 @router.post(YEAR + "/tasks/{task_id}/outcomes", status_code=201)
 async def record_outcome(year: int, task_id: str, body: RecordOutcome, service: Service, actor: CurrentActor,
-                   response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
+                         response: Response, key: IdempotencyKey = None) -> dict[str, Any]:
     return written(service.record_task_outcome(actor, year=year, task_id=task_id, **body.model_dump(),
                                                idempotency_key=key), response)
 
@@ -465,20 +465,20 @@ async def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf =
 
 @router.get(YEAR + "/districts/{district}/score")
 async def district_score(year: int, district: str, service: Service, actor: CurrentActor,
-                   as_of: AsOf = None) -> dict[str, Any]:
+                         as_of: AsOf = None) -> dict[str, Any]:
     return numbers(breakdown_numbers(service.district_score(actor, year, district, as_of=as_of)))
 
 
 @router.get(YEAR + "/districts/{district}/score/diff")
 async def score_difference(year: int, district: str, service: Service, actor: CurrentActor,
-                     since: Annotated[str, Query(description="ISO date or datetime")],
-                     until: AsOf = None) -> dict[str, Any]:
+                           since: Annotated[str, Query(description="ISO date or datetime")],
+                           until: AsOf = None) -> dict[str, Any]:
     return numbers(service.score_difference(actor, year, district, since=since, until=until))
 
 
 @router.get(YEAR + "/districts/{district}/audit", response_model=None)
 async def audit(year: int, district: str, service: Service, actor: CurrentActor,
-          format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
+                format: Literal["json", "csv"] = "json") -> dict[str, Any] | Response:
     events = service.audit(actor, year, district)
     if format == "csv":
         return audit_csv(year, district, events)
