@@ -77,6 +77,7 @@ class HoldMeeting(Body):
     absent: list[str] = []
     excused: list[str] = []
     note: str | None = None
+    evidence: list[str] | None = None
 
 
 class ScheduleReport(Body):
@@ -88,6 +89,7 @@ class ScheduleReport(Body):
 class RecordSubmission(Body):
     district: str
     submitted_on: DateText
+    evidence: list[str] | None = None
 
 
 class AssignTask(Body):
@@ -102,6 +104,7 @@ class RecordOutcome(Body):
     district: str
     outcome: Literal["completed", "unfinished"]
     note: str | None = None
+    evidence: list[str] | None = None
 
 
 class FileDispute(Body):

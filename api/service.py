@@ -345,11 +345,12 @@ class KaoheApp(Queries, Application):
     # --- the office's workflows (8.2, 8.5) ----------------------------------------
 
     def hold_meeting(self, actor: Actor, *, year: int, title: str, held_on: str, absent: list[str],
-                     excused: list[str] | None = None, note: str | None = None,
+                     excused: list[str] | None = None, note: str | None = None, evidence: list | None = None,
                      idempotency_key: str | None = None) -> dict[str, Any]:
         require_role(actor, "office", "admin")
         excused = list(excused or [])
-        args = {"year": year, "title": title, "held_on": held_on, "absent": absent, "excused": excused, "note": note}
+        args = {"year": year, "title": title, "held_on": held_on, "absent": absent, "excused": excused, "note": note,
+                "evidence": evidence}
 
         def build() -> tuple[list, dict]:
             y = self._open_year(year)
@@ -357,22 +358,23 @@ class KaoheApp(Queries, Application):
             for field, names in (("absent", absent), ("excused", excused)):
                 for d in _strings(names, field):
                     self._check_district(y, d, field)
+            proof = _strings(evidence, "evidence")
             meeting = Meeting.hold(year=year, title=title, held_on=day, absent=absent, excused=excused,
-                                   actor=actor.as_event(), note=note)
+                                   actor=actor.as_event(), note=note, evidence=proof)
             source = {"kind": "meeting", "id": str(meeting.id), "title": meeting.title}
             ledgers, findings = [], []
             for d in absent:
                 ledger = self._ledger(year, d)
                 finding_id = str(uuid4())
                 ledger.record_finding(finding_id=finding_id, clause=MEETING_CLAUSE, indicator="8.2",
-                                      actor=actor.as_event(), occurred_on=day, source=source,
+                                      actor=actor.as_event(), occurred_on=day, source=source, evidence=proof,
                                       note=f"未参加：{meeting.title}")
                 ledgers.append(ledger)
                 findings.append({"id": finding_id, "district": d, "clause": MEETING_CLAUSE, "receipt": ledger.receipt})
             for d in excused:
                 ledger = self._ledger(year, d)
                 ledger.note_activity(activity="excused_absence", actor=actor.as_event(), occurred_on=day,
-                                     source=source, note=f"请假：{meeting.title}")
+                                     source=source, evidence=proof, note=f"请假：{meeting.title}")
                 ledgers.append(ledger)
             return [meeting, *ledgers], {"id": str(meeting.id), "findings": findings}
 
@@ -392,7 +394,7 @@ class KaoheApp(Queries, Application):
                            build, idempotency_key)
 
     def record_submission(self, actor: Actor, *, year: int, report_id: str, district: str, submitted_on: str,
-                          idempotency_key: str | None = None) -> dict[str, Any]:
+                          evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         require_role(actor, "office", "admin")
 
         def build() -> tuple[list, dict]:
@@ -400,18 +402,20 @@ class KaoheApp(Queries, Application):
             self._check_district(y, district)
             day = self._business_date(year, submitted_on, "submitted_on", required=True)
             report = self._workflow(Report, year, report_id, "报送事项 (report)")
-            report.record_submission(district=district, submitted_on=day, actor=actor.as_event())
+            proof = _strings(evidence, "evidence")
+            report.record_submission(district=district, submitted_on=day, actor=actor.as_event(), evidence=proof)
             ledger = self._ledger(year, district)
             on_time = day <= report.due_on
             ledger.note_activity(activity="report_submitted" if on_time else "report_submitted_late",
-                                 actor=actor.as_event(), occurred_on=day,
+                                 actor=actor.as_event(), occurred_on=day, evidence=proof,
                                  source={"kind": "report", "id": report_id, "title": report.title,
                                          "due_on": report.due_on})
             return [report, ledger], {"report": report_id, "district": district, "submitted_on": day,
                                       "on_time": on_time, "receipt": ledger.receipt}
 
         return self._write(actor, "record_submission",
-                           {"year": year, "report": report_id, "district": district, "submitted_on": submitted_on},
+                           {"year": year, "report": report_id, "district": district, "submitted_on": submitted_on,
+                            "evidence": evidence},
                            build, idempotency_key)
 
     def close_report(self, actor: Actor, *, year: int, report_id: str,
@@ -460,31 +464,34 @@ class KaoheApp(Queries, Application):
         return self._write(actor, "assign_task", args, build, idempotency_key)
 
     def record_task_outcome(self, actor: Actor, *, year: int, task_id: str, district: str, outcome: str,
-                            note: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+                            note: str | None = None, evidence: list | None = None,
+                            idempotency_key: str | None = None) -> dict[str, Any]:
         require_role(actor, "office", "admin")
 
         def build() -> tuple[list, dict]:
             y = self._open_year(year)
             self._check_district(y, district)
             task = self._workflow(Task, year, task_id, "临时交办任务 (task)")
-            task.record_outcome(district=district, outcome=outcome, actor=actor.as_event(), note=note)
+            proof = _strings(evidence, "evidence")
+            task.record_outcome(district=district, outcome=outcome, actor=actor.as_event(), note=note, evidence=proof)
             ledger = self._ledger(year, district)
             source = {"kind": "task", "id": task_id, "title": task.title}
             response: dict[str, Any] = {"task": task_id, "district": district, "outcome": outcome}
             if outcome == "unfinished":
                 finding_id = str(uuid4())
                 ledger.record_finding(finding_id=finding_id, clause=TASK_CLAUSE, indicator="8.5",
-                                      actor=actor.as_event(), occurred_on=task.due_on, source=source,
+                                      actor=actor.as_event(), occurred_on=task.due_on, source=source, evidence=proof,
                                       note=note or f"未完成：{task.title}")
                 response["finding"] = {"id": finding_id, "clause": TASK_CLAUSE}
             else:
                 ledger.note_activity(activity="task_completed", actor=actor.as_event(), occurred_on=task.due_on,
-                                     source=source, note=note)
+                                     source=source, note=note, evidence=proof)
             response["receipt"] = ledger.receipt
             return [task, ledger], response
 
         return self._write(actor, "record_task_outcome",
-                           {"year": year, "task": task_id, "district": district, "outcome": outcome, "note": note},
+                           {"year": year, "task": task_id, "district": district, "outcome": outcome, "note": note,
+                            "evidence": evidence},
                            build, idempotency_key)
 
     # --- disputes and sign-off -----------------------------------------------------

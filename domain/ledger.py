@@ -76,6 +76,7 @@ class DistrictLedger(ChainedAggregate):
         occurred_on: str | None
         source: dict | None
         note: str | None
+        evidence: list
 
     class DisputeFiled(ChainedAggregate.Event):
         dispute_id: str
@@ -164,9 +165,11 @@ class DistrictLedger(ChainedAggregate):
                      evidence=list(evidence or []), actor=actor)
 
     def note_activity(
-        self, *, activity: str, actor: dict, occurred_on: str | None = None, source: dict | None = None, note: str | None = None
+        self, *, activity: str, actor: dict, occurred_on: str | None = None, source: dict | None = None,
+        note: str | None = None, evidence: list | None = None,
     ) -> None:
-        self._append(self.ActivityNoted, activity=activity, occurred_on=occurred_on, source=source, note=note, actor=actor)
+        self._append(self.ActivityNoted, activity=activity, occurred_on=occurred_on, source=source, note=note,
+                     evidence=list(evidence or []), actor=actor)
 
     def file_dispute(self, *, dispute_id: str, finding_id: str, statement: str, evidence: list, actor: dict) -> None:
         finding = self.finding(finding_id)

@@ -30,13 +30,15 @@ class Meeting(ChainedAggregate):
         absent: list
         excused: list
         note: str | None
+        evidence: list  # e.g. the sign-in sheet (会议签到), 8.2's 证明材料
 
         def evolve(self, m: Meeting) -> None:
             m.year, m.title, m.held_on = self.year, self.title, self.held_on
             m.absent, m.excused = list(self.absent), list(self.excused)
 
     @classmethod
-    def hold(cls, *, year: int, title: str, held_on: str, absent: list[str], excused: list[str], actor: dict, note: str | None = None) -> Meeting:
+    def hold(cls, *, year: int, title: str, held_on: str, absent: list[str], excused: list[str], actor: dict,
+             note: str | None = None, evidence: list[str] | None = None) -> Meeting:
         overlap = set(absent) & set(excused)
         if overlap:
             raise InvalidInput(f"同一单位不能既缺席又请假: {', '.join(sorted(overlap))}", field="excused")
@@ -44,7 +46,7 @@ class Meeting(ChainedAggregate):
             raise InvalidInput("缺席或请假名单有重复 (duplicate district)", field="absent")
         return cls._start(
             cls.Held, uuid4(), year=year, title=_title(title), held_on=held_on,
-            absent=list(absent), excused=list(excused), note=note, actor=actor,
+            absent=list(absent), excused=list(excused), note=note, evidence=list(evidence or []), actor=actor,
         )
 
 
@@ -63,6 +65,7 @@ class Report(ChainedAggregate):
     class SubmissionRecorded(ChainedAggregate.Event):
         district: str
         submitted_on: str
+        evidence: list  # what was submitted (报送材料)
 
         def evolve(self, r: Report) -> None:
             r.submissions[self.district] = self.submitted_on
@@ -78,11 +81,13 @@ class Report(ChainedAggregate):
     def schedule(cls, *, year: int, title: str, due_on: str, actor: dict, note: str | None = None) -> Report:
         return cls._start(cls.Scheduled, uuid4(), year=year, title=_title(title), due_on=due_on, note=note, actor=actor)
 
-    def record_submission(self, *, district: str, submitted_on: str, actor: dict) -> None:
+    def record_submission(self, *, district: str, submitted_on: str, actor: dict,
+                          evidence: list[str] | None = None) -> None:
         self._check_not_closed()
         if district in self.submissions:
             raise Conflict(f"{district} 已于 {self.submissions[district]} 报送 (already submitted)")
-        self._append(self.SubmissionRecorded, district=district, submitted_on=submitted_on, actor=actor)
+        self._append(self.SubmissionRecorded, district=district, submitted_on=submitted_on,
+                     evidence=list(evidence or []), actor=actor)
 
     def late_and_missing(self, districts: list[str]) -> tuple[list[str], list[str]]:
         """Late: submitted after the due date. Missing: not submitted at all."""
@@ -119,6 +124,7 @@ class Task(ChainedAggregate):
         district: str
         outcome: str  # completed | unfinished
         note: str | None
+        evidence: list  # 相关记录
 
         def evolve(self, t: Task) -> None:
             t.outcomes[self.district] = self.outcome
@@ -134,11 +140,13 @@ class Task(ChainedAggregate):
             districts=list(districts), note=note, actor=actor,
         )
 
-    def record_outcome(self, *, district: str, outcome: str, actor: dict, note: str | None = None) -> None:
+    def record_outcome(self, *, district: str, outcome: str, actor: dict, note: str | None = None,
+                       evidence: list[str] | None = None) -> None:
         if district not in self.districts:
             raise InvalidInput(f"任务「{self.title}」没有交办给 {district} (task not assigned to district)", field="district")
         if outcome not in ("completed", "unfinished"):
             raise InvalidInput("outcome 必须是 completed（完成）或 unfinished（未完成）", field="outcome")
         if district in self.outcomes:
             raise Conflict(f"{district} 的任务结果已记录为 {self.outcomes[district]} (outcome already recorded)")
-        self._append(self.OutcomeRecorded, district=district, outcome=outcome, note=note, actor=actor)
+        self._append(self.OutcomeRecorded, district=district, outcome=outcome, note=note,
+                     evidence=list(evidence or []), actor=actor)

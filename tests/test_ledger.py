@@ -325,3 +325,18 @@ def test_a_year_closed_by_another_process_refuses_this_ones_writes(store):
     assert first.scores(ADMIN, 2018)["final"] is True
     second.close()
     first.close()
+
+
+def test_workflow_evidence_travels_with_the_findings_it_causes(ledger):
+    meeting = ledger.hold_meeting(OFFICE, year=2018, title="全市会议", held_on="2018-03-02", absent=["中山区"],
+                                  excused=["西岗区"], evidence=["签到表.pdf"])
+    report = ledger.schedule_report(OFFICE, year=2018, title="半年总结", due_on="2018-07-10")["id"]
+    ledger.record_submission(OFFICE, year=2018, report_id=report, district="沙河口区", submitted_on="2018-07-09",
+                             evidence=["总结.docx"])
+    logs = {d: ledger.audit(ADMIN, 2018, d) for d in DISTRICTS}
+    absent = next(e for e in logs["中山区"] if e["type"] == "FindingRecorded")
+    assert absent["data"]["evidence"] == ["签到表.pdf"] and absent["data"]["source"]["id"] == meeting["id"]
+    excused = next(e for e in logs["西岗区"] if e["type"] == "ActivityNoted")
+    assert excused["data"]["activity"] == "excused_absence" and excused["data"]["evidence"] == ["签到表.pdf"]
+    submitted = next(e for e in logs["沙河口区"] if e["type"] == "ActivityNoted")
+    assert submitted["data"]["activity"] == "report_submitted" and submitted["data"]["evidence"] == ["总结.docx"]
