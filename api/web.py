@@ -443,7 +443,8 @@ def hold_meeting(request: Request, service: Service, form: Form, year: int) -> R
     districts = service.year_info(year)["districts"]
     attendance = {d: (text(form, f"attend.{d}") or "present") for d in districts}
     values: dict[str, Any] = {"title": text(form, "title"), "held_on": text(form, "held_on"),
-                              "note": text(form, "note"), **{f"attend.{d}": a for d, a in attendance.items()}}
+                              "note": text(form, "note"), "evidence": form.get("evidence") or "",
+                              **{f"attend.{d}": a for d, a in attendance.items()}}
 
     def action() -> dict:
         for d, a in attendance.items():
@@ -452,10 +453,11 @@ def hold_meeting(request: Request, service: Service, form: Form, year: int) -> R
                                    field=f"attend.{d}")
         return service.hold_meeting(
             actor, year=year, title=values["title"], held_on=values["held_on"], note=values["note"] or None,
+            evidence=lines(str(values["evidence"])),
             absent=[d for d, a in attendance.items() if a == "absent"],
             excused=[d for d, a in attendance.items() if a == "excused"], idempotency_key=key(form))
 
-    fields = ("title", "held_on", "note", "absent", "excused", *(f"attend.{d}" for d in districts))
+    fields = ("title", "held_on", "note", "evidence", "absent", "excused", *(f"attend.{d}" for d in districts))
     return submit(request, "meeting", fields, values, action,
                   lambda r: done(f"/web/{year}/meetings", "meeting"),
                   lambda forms, status: meetings_page(request, service, actor, year, status, forms))
