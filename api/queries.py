@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from domain.actors import SCORE_READERS, Actor, require_reader_of, require_role
 from domain.chain import history_digest
 from domain.errors import InvalidInput, NotFound
-from domain.scoring import score_district
 from projections.catchup import loads
 from projections.scoreboard import breakdown, fold_events
 
@@ -183,9 +182,9 @@ class Queries:
             "SELECT type, data FROM view_audit WHERE year = ? AND district = ? AND recorded_at <= ? ORDER BY position",
             (year, district, bound),
         )
-        findings, cancelled, signed = fold_events((t, loads(d)) for t, d in rows)
+        fold = fold_events((t, loads(d)) for t, d in rows)
         rubric = self.rubric_of_year(year)
-        return breakdown(rubric, district, score_district(rubric, findings, cancelled), signed)
+        return breakdown(rubric, district, fold.score(rubric), fold.signed)
 
     def _finding_details(self, year: int, district: str) -> dict[str, dict[str, Any]]:
         rows = self.views.query(

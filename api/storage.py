@@ -7,12 +7,10 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
-from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex

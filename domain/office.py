@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 from domain.chained import ChainedAggregate
-from domain.errors import Conflict, InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput
 
 MEETING_CLAUSE = "8.2.b"  # 按要求派员参加市总各项活动和会议，每少一次扣0.5分
 REPORT_CLAUSE = "8.2.a"  # 按时报送半年、全年工作总结及相关督察材料，每少一次扣0.5分

@@ -79,6 +79,11 @@ def score_district(
     for finding in findings:
         if finding.id not in cancelled:
             by_clause[finding.clause].append(finding)
+    return score_grouped(rubric, by_clause)
+
+
+def score_grouped(rubric: Rubric, by_clause: Mapping[str, list[Finding]]) -> DistrictScore:
+    """Score one district from its live findings already grouped by clause, each list oldest first."""
     clean, ids = _clean_scores(rubric)
     categories = []
     for category in rubric.categories:

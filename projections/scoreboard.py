@@ -10,14 +10,14 @@ a revision moved by another process, or a rolled-back catch-up, makes it re-read
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from domain.findings import Finding
 from domain.rubric import Rubric
-from domain.scoring import score_district
+from domain.scoring import DistrictScore, score_district, score_grouped
 from projections.catchup import Fact, dumps, loads
 from projections.store import ViewStore
 
@@ -221,22 +221,22 @@ def finding_from(finding_id: str, clause: str, detail: dict[str, Any]) -> Findin
 
 
 class HistoryFold:
-    """A district's history read event by event → findings (in order), cancelled ids, signed-off indicators.
+    """A district's history read event by event → its findings grouped by clause, cancelled ids, sign-offs.
 
     The one reading of a history shared by as-of views and the fast replay, so they cannot
     disagree with each other; the projection's tables hold the same facts.
     """
 
-    __slots__ = ("findings", "cancelled", "signed")
+    __slots__ = ("by_clause", "cancelled", "signed")
 
     def __init__(self) -> None:
-        self.findings: list[Finding] = []
+        self.by_clause: defaultdict[str, list[Finding]] = defaultdict(list)  # each list oldest first
         self.cancelled: set[str] = set()
         self.signed: set[str] = set()
 
     def add(self, event_type: str, d: dict[str, Any]) -> None:
         if event_type == "FindingRecorded":
-            self.findings.append(finding_from(d["finding_id"], d["clause"], d))
+            self.by_clause[d["clause"]].append(finding_from(d["finding_id"], d["clause"], d))
         elif event_type == "FindingRetracted":
             self.cancelled.add(d["finding_id"])
         elif event_type == "DisputeResolved":
@@ -245,13 +245,22 @@ class HistoryFold:
         elif event_type == "IndicatorSignedOff":
             self.signed.add(d["indicator"])
 
+    def live(self) -> dict[str, list[Finding]]:
+        """The findings that still count, by clause (retracted and overturned ones left out)."""
+        if not self.cancelled:
+            return self.by_clause
+        return {clause: [f for f in found if f.id not in self.cancelled] for clause, found in self.by_clause.items()}
 
-def fold_events(facts: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list[Finding], set[str], set[str]]:
-    """(event type, data) in order → findings, cancelled ids, signed-off indicators."""
+    def score(self, rubric: Rubric) -> DistrictScore:
+        return score_grouped(rubric, self.live())
+
+
+def fold_events(facts: Iterable[tuple[str, dict[str, Any]]]) -> HistoryFold:
+    """(event type, data) in history order → the district's `HistoryFold`."""
     fold = HistoryFold()
     for event_type, d in facts:
         fold.add(event_type, d)
-    return fold.findings, fold.cancelled, fold.signed
+    return fold
 
 
 def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[str]) -> dict[str, Any]:

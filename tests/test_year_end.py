@@ -10,7 +10,6 @@ import pytest
 from openpyxl import load_workbook
 
 from api.cli import main as kaohe
-from domain.actors import Actor
 from tests.conftest import DISTRICTS
 from tests.stores import POSTGRES_URL
 
