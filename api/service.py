@@ -39,6 +39,7 @@ from projections.scoreboard import Scoreboard
 from projections.store import ViewStore
 
 MAX_ATTEMPTS = 20
+YEAR_RECHECK = 0.25  # seconds
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -60,6 +61,7 @@ class KaoheApp(Queries, Application):
         self._write_lock = threading.RLock()
         self._command = threading.local()  # the aggregates the running command has touched
         self._batch: list | None = None  # inside run_together: aggregates waiting for one save
+        self._year_checked: dict[int, float] = {}  # year → when the store was last asked about it
         self._rubrics: dict[int, Rubric] = {}
         self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see Queries.remembered
         self.views = ViewStore({**self.env_dict(), **(env or {})})
@@ -139,12 +141,24 @@ class KaoheApp(Queries, Application):
 
     def _open_year(self, year: int) -> AssessmentYear:
         y = self._year(year)
-        if not self.repository.fastforward and list(self.events.get(y.id, gt=y.version)):
+        if not self.repository.fastforward and self._year_may_have_moved(y):
             # Another process closed (or otherwise moved) the year since it was cached here.
             self._evict([y])
             y = self._year(year)
         y.check_open()
         return y
+
+    def _year_may_have_moved(self, y: AssessmentYear) -> bool:
+        """Look in the store for newer year events, at most every YEAR_RECHECK seconds.
+
+        A close in this process is seen at once (the cached year is the one it closed); a
+        close by another process sharing the SQLite file is seen within YEAR_RECHECK.
+        """
+        now = time.monotonic()
+        if now - self._year_checked.get(y.year, -YEAR_RECHECK) < YEAR_RECHECK:
+            return False
+        self._year_checked[y.year] = now
+        return bool(list(self.events.get(y.id, gt=y.version)))
 
     def _ledger(self, year: int, district: str) -> DistrictLedger:
         return self._get(ledger_id(year, district))
