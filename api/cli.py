@@ -46,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="check every hash chain; exit 1 if the history was tampered with")
     verify.add_argument("--year", type=int)
 
+    rubric = commands.add_parser("rubric", help="check a rubric file: refusals name the place, mismatches warn")
+    rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)
+    check = rubric_commands.add_parser("check", help="validate a rubric (a shipped id, or a JSON file)")
+    check.add_argument("rubric", help="a shipped rubric id (dalian-2018) or the path of a rubric JSON file")
+
     demo = commands.add_parser("demo", help="open a demo year (2018, Dalian's ten districts) and print sign-in tokens")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if any year exists")
     demo.add_argument("--year", type=int, default=2018)
@@ -53,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "rubric":
+        return _check_rubric(args.rubric)
     from api.service import KaoheApp
 
     app = KaoheApp.from_url()
@@ -73,6 +80,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         app.close()
     return 2
+
+
+def _check_rubric(name: str) -> int:
+    from api.rubric_files import load_rubric, load_rubric_file
+    from domain.rubric import RubricError
+
+    try:
+        rubric = load_rubric_file(name) if name.endswith(".json") or "/" in name else load_rubric(name)
+    except (RubricError, OSError) as e:
+        print(f"kaohe rubric check: refused: {e}", file=sys.stderr)
+        return 1
+    clauses = sum(len(i.clauses) for i in rubric.indicators)
+    print(f"{rubric.id}: {len(rubric.categories)} categories, {len(rubric.indicators)} indicators, "
+          f"{clauses} clauses, {rubric.total} points; content hash {rubric.content_hash}")
+    for warning in rubric.warnings:
+        print(f"warning: {warning}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

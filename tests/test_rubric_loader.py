@@ -338,3 +338,17 @@ def test_consistent_total_other_than_100_is_refused():
     clause(doc, "8.5.a")["points"] = Decimal("2.5")
     message = refused(doc)
     assert "total" in message and "100" in message
+
+
+def test_the_command_line_checks_a_rubric_file(tmp_path, capsys):
+    from api.cli import main
+
+    assert main(["rubric", "check", "dalian-2018"]) == 0
+    out = capsys.readouterr().out
+    assert "30 indicators" in out and "warning: indicator 6.1" in out and "warning: indicator 6.3" in out
+    doc = fresh()
+    clause(doc, "8.5.a")["kind"] = "bonus"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(doc, default=str, ensure_ascii=False), encoding="utf-8")
+    assert main(["rubric", "check", str(broken)]) == 1
+    assert "clause 8.5.a" in capsys.readouterr().err
