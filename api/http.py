@@ -287,8 +287,13 @@ class GroupCommit:
 
     def _flush(self) -> None:
         batch, self._waiting = self._waiting, []
-        results = self.service.run_together([command for command, _ in batch])
+        try:
+            results = self.service.run_together([command for command, _ in batch])
+        except BaseException as e:  # every waiting request gets an answer, whatever happened
+            results = [e] * len(batch)
         for (_, future), result in zip(batch, results):
+            if future.done():
+                continue  # its request was cancelled (client gone, shutdown); the others still get theirs
             if isinstance(result, BaseException):
                 future.set_exception(result)
             else:

@@ -80,7 +80,13 @@ class Queries:
     def year_info(self, year: int) -> dict[str, Any]:
         y = self._year(year)
         return {"year": year, "rubric": y.rubric, "rubric_hash": y.rubric_hash, "districts": y.districts,
-                "closed": y.closed}
+                "closed": y.closed or self._closed_in_views(year)}
+
+    def _closed_in_views(self, year: int) -> bool:
+        """Closed as the shared views know it: another process may have closed the year."""
+        self.catch_up()
+        rows = self.views.query("SELECT closed_at FROM view_years WHERE year = ?", (year,))
+        return bool(rows and rows[0][0])
 
     def rubric_tree(self, year: int) -> dict[str, Any]:
         rubric = self.rubric_of_year(year)
@@ -141,8 +147,12 @@ class Queries:
         """
         value = self.remembered_now(name, year)
         if value is None:
-            value = compute()  # catches up itself; its answer is as of the position it leaves behind
-            self._remembered[(name, year)] = (self.catchup.caught_up_to, value)
+            # Labelled with the position reached before computing: the answer holds at least
+            # that much (another thread may catch up further meanwhile; a label older than the
+            # content only costs a recomputation, a newer one would hide a write).
+            position = self.catchup.caught_up_to
+            value = compute()
+            self._remembered[(name, year)] = (position, value)
         return value
 
     def district_score(self, actor: Actor, year: int, district: str, as_of: str | None = None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class RememberedScores:
     @staticmethod
     def _remembered(scope: dict[str, Any], year: int) -> bytes | None:
         service = getattr(scope["app"].state, "kaohe", None)
-        authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
         scheme, _, token = authorization.partition(" ")
         if service is None or scheme.lower() != "bearer":
             return None

@@ -222,8 +222,11 @@ class KaoheApp(Queries, Application):
                     results.append(command())
                 self.save(*batch)
                 return results
+            except Exception:
+                self._evict(batch)  # nothing of the batch was stored: each command runs again alone
             except BaseException:
                 self._evict(batch)
+                raise
             finally:
                 self._batch = None
         alone: list[dict[str, Any] | BaseException] = []
@@ -292,8 +295,11 @@ class KaoheApp(Queries, Application):
                     details={"unsigned": unsigned},
                 )
             y.close(forced=bool(force), unsigned=unsigned, note=note, actor=actor.as_event())
-            return [y], {"year": year, "closed": True, "forced": bool(force), "unsigned": unsigned,
-                         "receipt": y.receipt}
+            ledgers = [self._ledger(year, d) for d in y.districts]
+            for ledger in ledgers:
+                ledger.close(actor=actor.as_event(), note=note)
+            return [y, *ledgers], {"year": year, "closed": True, "forced": bool(force), "unsigned": unsigned,
+                                   "receipt": y.receipt}
 
         response = self._write(actor, "close_year", {"year": year, "force": bool(force), "note": note},
                                build, idempotency_key)

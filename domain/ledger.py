@@ -32,6 +32,7 @@ class DistrictLedger(ChainedAggregate):
             ledger.findings = {}
             ledger.disputes = {}
             ledger.signoffs = set()
+            ledger.closed = False
 
     class FindingRecorded(ChainedAggregate.Event):
         # v2 added `reference` and `source` (which office workflow caused the finding).
@@ -104,6 +105,15 @@ class DistrictLedger(ChainedAggregate):
             if self.decision == "overturned":
                 finding["status"] = "overturned"
 
+    class Closed(ChainedAggregate.Event):
+        """The year closed: written to every ledger in the close's transaction, so a write racing
+        the close (from another process) conflicts on the ledger's version and is refused."""
+
+        note: str | None
+
+        def evolve(self, ledger: DistrictLedger) -> None:
+            ledger.closed = True
+
     class IndicatorSignedOff(ChainedAggregate.Event):
         indicator: str
         note: str | None
@@ -126,6 +136,14 @@ class DistrictLedger(ChainedAggregate):
             actor=actor,
         )
 
+    def close(self, *, actor: dict, note: str | None = None) -> None:
+        self.check_open()
+        self._append(self.Closed, note=note, actor=actor)
+
+    def check_open(self) -> None:
+        if getattr(self, "closed", False):
+            raise Conflict(f"{self.year} 年度已结束考核，不能再写入 (year {self.year} is closed; it is read-only)")
+
     def record_finding(
         self,
         *,
@@ -140,6 +158,7 @@ class DistrictLedger(ChainedAggregate):
         reference: str | None = None,
         source: dict | None = None,
     ) -> None:
+        self.check_open()
         if finding_id in self.findings:
             raise Conflict(f"finding {finding_id} already recorded")
         self._append(
@@ -157,6 +176,7 @@ class DistrictLedger(ChainedAggregate):
         )
 
     def retract_finding(self, *, finding_id: str, reason: str, actor: dict, evidence: list | None = None) -> None:
+        self.check_open()
         finding = self.finding(finding_id)
         self._check_live(finding_id, finding, "撤销 (retract)")
         if finding["open_dispute"]:
@@ -168,10 +188,12 @@ class DistrictLedger(ChainedAggregate):
         self, *, activity: str, actor: dict, occurred_on: str | None = None, source: dict | None = None,
         note: str | None = None, evidence: list | None = None,
     ) -> None:
+        self.check_open()
         self._append(self.ActivityNoted, activity=activity, occurred_on=occurred_on, source=source, note=note,
                      evidence=list(evidence or []), actor=actor)
 
     def file_dispute(self, *, dispute_id: str, finding_id: str, statement: str, evidence: list, actor: dict) -> None:
+        self.check_open()
         finding = self.finding(finding_id)
         self._check_live(finding_id, finding, "申诉 (dispute)")
         if finding["open_dispute"]:
@@ -189,6 +211,7 @@ class DistrictLedger(ChainedAggregate):
 
     def resolve_dispute(self, *, dispute_id: str, decision: str, reason: str, actor: dict,
                         evidence: list | None = None) -> None:
+        self.check_open()
         dispute = self.dispute(dispute_id)
         if dispute["status"] != "open":
             raise Conflict(f"申诉 {dispute_id} 已处理（{dispute['status']}），不能再次处理 (already resolved)")
@@ -205,6 +228,7 @@ class DistrictLedger(ChainedAggregate):
         )
 
     def sign_off(self, *, indicator: str, actor: dict, note: str | None = None, evidence: list | None = None) -> None:
+        self.check_open()
         if indicator in self.signoffs:
             return  # signing off twice changes nothing; the first sign-off stands
         self._append(self.IndicatorSignedOff, indicator=indicator, note=note, evidence=list(evidence or []),

@@ -10,6 +10,7 @@ a revision moved by another process, or a rolled-back catch-up, makes it re-read
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,14 +41,20 @@ class DistrictState:
     cancelled: set[str] = field(default_factory=set)
     signed: set[str] = field(default_factory=set)
 
+    def copy(self) -> DistrictState:
+        return DistrictState(self.revision, dict(self.findings), set(self.cancelled), set(self.signed))
+
 
 class Scoreboard:
     name = "scoreboard"
 
     def __init__(self, rubric_of_year: Callable[[int], Rubric]):
         self.rubric_of_year = rubric_of_year
+        self._lock = threading.RLock()  # readers of `_states` against the catch-up that replaces them
         self._touched: set[tuple[int, str]] = set()  # districts this batch changed
-        self._absent: set[tuple[int, str]] = set()  # ... whose state was not in memory when it began
+        # Copy-on-write: a batch updates private copies of the states held when it first touched
+        # each district (None: none was held), swapped in by finish(); readers never see a half batch.
+        self._pending: dict[tuple[int, str], tuple[DistrictState | None, DistrictState | None]] = {}
         self._states: OrderedDict[tuple[int, str], DistrictState] = OrderedDict()
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
@@ -66,20 +73,23 @@ class Scoreboard:
         self._flush(views)
         views.executemany("UPDATE view_districts SET dirty = 1, revision = revision + 1 WHERE year = ? AND district = ?",
                           list(self._touched))
-        for key in self._touched:
-            state = None if key in self._absent else self._states.get(key)
-            if state is not None:
-                state.revision += 1  # it saw the same events, in the same transaction
-            else:
-                self._states.pop(key, None)  # loaded by a reader mid-batch: it may lack part of it
+        with self._lock:
+            for key in self._touched:
+                original, updated = self._pending.get(key, (None, None))
+                if updated is not None and self._states.get(key) is original:
+                    updated.revision += 1  # it saw the same events, in the same transaction
+                    self._states[key] = updated
+                else:
+                    self._states.pop(key, None)  # none held, or a reader replaced it mid-batch
         self._touched.clear()
-        self._absent.clear()
+        self._pending.clear()
 
     def forget(self) -> None:
         """The catch-up transaction rolled back (or the views were emptied): trust nothing in memory."""
-        self._states.clear()
+        with self._lock:
+            self._states.clear()
         self._touched.clear()
-        self._absent.clear()
+        self._pending.clear()
         self._new_findings = []
 
     def settle(self, views: ViewStore) -> int:
@@ -106,6 +116,10 @@ class Scoreboard:
 
     def state_of(self, views: ViewStore, year: int, district: str) -> DistrictState:
         key = (year, district)
+        with self._lock:
+            return self._state_of(views, key)
+
+    def _state_of(self, views: ViewStore, key: tuple[int, str]) -> DistrictState:
         rows = views.query("SELECT revision FROM view_districts WHERE year = ? AND district = ?", key)
         revision = rows[0][0] if rows else 0
         state = self._states.get(key)
@@ -127,17 +141,14 @@ class Scoreboard:
         return state
 
     def _cached(self, fact: Fact) -> DistrictState | None:
-        """The district's state in memory, for the caller to update with `fact`; None if not held.
-
-        A state is updated only if it was held when this batch first touched the district.
-        One a reader loads mid-batch may lack part of the batch: finish() drops it.
-        """
+        """This batch's private copy of the district's state, for the caller to update; None if none was held."""
         key = (fact.year, fact.district)
         if key not in self._touched:
             self._touched.add(key)
-            if key not in self._states:
-                self._absent.add(key)
-        return None if key in self._absent else self._states.get(key)
+            with self._lock:
+                original = self._states.get(key)
+            self._pending[key] = (original, original.copy() if original is not None else None)
+        return self._pending[key][1]
 
     # --- events --------------------------------------------------------------
 

@@ -41,3 +41,28 @@ def app_admin():
     from domain.actors import Actor
 
     return Actor("test", "admin")
+
+
+def test_a_cancelled_request_does_not_leave_the_rest_of_its_batch_waiting(app, year_2018):
+    from api.http import GroupCommit
+    from domain.actors import Actor
+
+    office = Actor("办公室", "office")
+
+    def finding(district: str):
+        return lambda: app.record_finding(office, year=YEAR, district=district, clause="8.5.a",
+                                          occurred_on="2018-06-01")
+
+    async def play():
+        committer = GroupCommit(app)
+        first = asyncio.ensure_future(committer.run(finding("中山区")))
+        second = asyncio.ensure_future(committer.run(finding("西岗区")))
+        await asyncio.sleep(0)  # both queued; the flush is scheduled
+        first.cancel()  # the client went away
+        return await asyncio.wait_for(second, timeout=5)
+
+    answered = asyncio.run(play())
+    assert answered["district"] == "西岗区"
+    recorded = {e["data"]["finding_id"] for d in DISTRICTS for e in app.audit(app_admin(), YEAR, d)
+                if e["type"] == "FindingRecorded"}
+    assert answered["id"] in recorded and len(recorded) == 2  # the cancelled one was still saved, once
