@@ -24,6 +24,8 @@ from domain.scoring import DistrictScore
 from projections.scoreboard import NO_MEASURES, HistoryFold
 
 PAGE = 5000
+# After these, a chain takes no more events (a valid link after them is still a forgery).
+CLOSING_TOPICS = frozenset({"domain.ledger:DistrictLedger.Closed", "domain.year:AssessmentYear.Closed"})
 
 
 def stored_events(app: Any) -> Iterator[Any]:
@@ -60,7 +62,8 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
         if not _is_chained(n.topic, topics):
             continue
         aggregate = str(n.originator_id)
-        chain = chains.setdefault(aggregate, {"version": 0, "head": None, "year": None, "broken": False})
+        chain = chains.setdefault(aggregate, {"version": 0, "head": None, "year": None, "broken": False,
+                                              "closed": False})
         events += 1
         where = {"aggregate": aggregate, "version": n.originator_version, "position": n.id}
         try:
@@ -83,6 +86,9 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
         if chain_hash(n.topic, aggregate, n.originator_version, state) != stored_hash:
             problems.append({**where, "problem": "hash does not match the stored content: the event was edited"})
             chain["broken"] = True
+        if chain["closed"]:
+            problems.append({**where, "problem": "recorded after the year was closed in this chain"})
+        chain["closed"] = chain["closed"] or n.topic in CLOSING_TOPICS
         chain["version"], chain["head"] = n.originator_version, stored_hash
         head_seen = seen.get(aggregate)
         if head_seen and head_seen[0] == n.originator_version and head_seen[1] != stored_hash:

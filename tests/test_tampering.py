@@ -135,3 +135,16 @@ def test_control_characters_are_refused_before_they_reach_the_history(history):
         app.open_year(ADMIN, year=2019, rubric="dalian-2018", districts=["中山区", "西岗/区"])
     assert e.value.field == "districts"
     assert app.verify()["ok"]
+
+
+def test_an_event_forged_after_the_close_is_caught(history):
+    """Someone with the database and the code appends a valid link to a closed ledger."""
+    app, _ = history
+    app.close_year(ADMIN, year=2018, force=True)
+    ledger = app.repository.get(ledger_id(2018, "中山区"))
+    ledger._append(ledger.FindingRecorded, finding_id="forged", clause="8.3.c", indicator="8.3", occurred_on=None,
+                   measures={}, evidence=[], note=None, reference=None, source=None, actor=OFFICE.as_event())
+    app.save(ledger)
+    result = app.verify(2018)
+    assert not result["ok"]
+    assert result["first_broken"]["problem"] == "recorded after the year was closed in this chain"
