@@ -239,7 +239,7 @@ def _fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
 def _upcasters() -> dict[str, Any]:
     """Per event name, a function bringing a stored state up to the class's current version."""
     result = {}
-    for name in ("FindingRecorded",):
+    for name in set(LEDGER_TOPICS.values()):  # every event the replay reads, not only today's versioned one
         cls = getattr(DistrictLedger, name)
         current = getattr(cls, "class_version", 1)
         if current > 1:

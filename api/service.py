@@ -353,7 +353,7 @@ class KaoheApp(Queries, Application):
             same_unit = (recorder.get("role") == actor.role and
                          recorder.get("department") == actor.as_event().get("department"))
             if actor.role != "admin" and not same_unit:
-                raise_forbidden("只有记录该发现的部门或管理员可以撤销 (only the recording role or admin may retract)")
+                raise Forbidden("只有记录该发现的部门或管理员可以撤销 (only the recording role or admin may retract)")
             ledger.retract_finding(finding_id=finding_id, reason=reason, actor=actor.as_event(),
                                    evidence=_strings(evidence, "evidence"))
             return [ledger], {"id": finding_id, "retracted": True, "receipt": ledger.receipt}
@@ -524,7 +524,7 @@ class KaoheApp(Queries, Application):
             self._open_year(year)
             district = self.district_of_finding(year, finding_id)
             if district != actor.district:
-                raise_forbidden("只能对本单位的扣分提出申诉 (a district disputes only its own findings)")
+                raise Forbidden("只能对本单位的扣分提出申诉 (a district disputes only its own findings)")
             ledger = self._ledger(year, district)
             dispute_id = str(uuid4())
             ledger.file_dispute(dispute_id=dispute_id, finding_id=finding_id, statement=statement,
@@ -605,9 +605,6 @@ class KaoheApp(Queries, Application):
             raise InvalidInput(f"{field} 不在 {year} 年度内 (date outside the year: {value})", field=field)
         return day.isoformat()
 
-
-def raise_forbidden(message: str) -> None:
-    raise Forbidden(message)
 
 
 def _strings(values: Any, field: str) -> list[str]:

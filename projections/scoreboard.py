@@ -112,7 +112,6 @@ class Scoreboard:
         score = score_district(rubric, state.findings.values(), state.cancelled)
         return breakdown(rubric, district, score, state.signed)
 
-    rescore = breakdown_of
 
     def state_of(self, views: ViewStore, year: int, district: str) -> DistrictState:
         key = (year, district)

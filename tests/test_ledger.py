@@ -241,7 +241,7 @@ def test_the_fast_replay_equals_the_library_path_including_upcasting(ledger):
     assert fast == library == {"中山区": Decimal("99.5"), "西岗区": Decimal(100), "沙河口区": Decimal(99)}
     rubric = fresh.rubric_of_year(2018)
     for district, score in fast_scores(fresh, 2018).items():  # clause by clause, not only totals
-        rebuilt = fresh.scoreboard.rescore(fresh.views, 2018, district)
+        rebuilt = fresh.scoreboard.breakdown_of(fresh.views, 2018, district)
         assert breakdown(rubric, district, score, set()) == rebuilt  # no sign-offs in this history
     fresh.close()
 
