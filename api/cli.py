@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = KaoheApp.from_url()
     try:
         if args.command == "token":
-            from api.tokens import create_token
+            from api.service.tokens import create_token
 
             secret = create_token(app.views, args.name, args.role, department=args.department, district=args.district)
             print(f"token for {args.name} ({args.role}):")
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_rubric(name: str) -> int:
-    from api.rubric_files import load_rubric, load_rubric_file
+    from api.service.rubric_files import load_rubric, load_rubric_file
     from domain.rubric import RubricError
 
     try:
@@ -106,7 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     KaoheApp.from_url().close()  # create the database before any worker starts (see EVENTSOURCING-NOTES)
     print(f"kaohe: http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
-    uvicorn.run("api.http:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+    uvicorn.run("api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level="warning", access_log=False)
     return 0
 
@@ -143,7 +143,7 @@ def _verify(app, year: int | None) -> int:
 
 
 def _demo(app, year: int, if_empty: bool) -> int:
-    from api.tokens import create_token
+    from api.service.tokens import create_token
     from domain.actors import Actor
 
     if app.years():

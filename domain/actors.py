@@ -1,12 +1,15 @@
-"""Who acts (角色) and what each role may do: the role table of PRODUCT.md as small checks.
+"""Who acts (角色) and what each role may do: the role table of PRODUCT.md, in one place.
 
-The application service calls these before every command, so the command line and HTTP
-enforce the same rules. A refusal raises `Forbidden` and nothing is recorded.
+Every "may this actor …" question is answered here: the application service enforces the
+`require_*` checks before every command and read (so HTTP, the pages and the command line
+refuse alike, recording nothing), and the pages only ask the `can_*` questions to decide
+what to show. A refusal raises `Forbidden`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from domain.errors import Forbidden
 from domain.rubric import Indicator
@@ -20,7 +23,40 @@ ROLE_LABELS = {
     "admin": "系统管理员",
 }
 OFFICE_DEPARTMENT = "办公室"
-SCORE_READERS = ("office", "department", "auditor", "admin")  # the ranking; a district reads only itself
+
+# Who may do what, by role alone; scope (an indicator's 责任部门, a district's own data) is checked below.
+ROLE_TABLE: dict[str, frozenset[str]] = {
+    "read_ranking": frozenset({"office", "department", "auditor", "admin"}),  # a district reads only itself
+    "record_findings": frozenset({"office", "department", "admin"}),
+    "resolve_disputes": frozenset({"office", "department", "admin"}),
+    "sign_off": frozenset({"office", "department", "admin"}),
+    "dispute": frozenset({"district"}),
+    "run_office_workflows": frozenset({"office", "admin"}),  # meetings, reports, tasks (8.2, 8.5)
+    "read_registers": frozenset({"office", "auditor", "admin"}),  # the meeting, report and task registers
+    "export": frozenset({"office", "auditor", "admin"}),
+    "verify": frozenset({"auditor", "admin"}),
+    "manage_years": frozenset({"admin"}),
+    "read_years": frozenset({"office", "department", "auditor", "admin"}),
+}
+SCORE_READERS = tuple(sorted(ROLE_TABLE["read_ranking"]))
+
+# The pages of the web interface and the permission each needs (the navigation follows this table).
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("meetings", "会议点名", "run_office_workflows"),
+    ("reports", "报送材料", "run_office_workflows"),
+    ("tasks", "临时任务", "run_office_workflows"),
+    ("assess", "指标考核", "record_findings"),
+    ("disputes", "申诉处理", "resolve_disputes"),
+    ("ranking", "成绩排名", "read_ranking"),
+    ("verify", "历史校验", "verify"),
+    ("close", "结束年度", "manage_years"),
+)
+PERMISSION_LABELS = {
+    "read_ranking": "查看全部排名", "record_findings": "记录扣分事项", "resolve_disputes": "处理申诉",
+    "sign_off": "核定指标", "dispute": "提出申诉", "run_office_workflows": "办理会议、报送和临时任务",
+    "read_registers": "查看会议、报送和任务登记", "export": "导出工作簿", "verify": "校验历史",
+    "manage_years": "开启和结束考核年度", "read_years": "查看考核年度",
+}
 
 
 @dataclass(frozen=True)
@@ -46,35 +82,102 @@ class Actor:
             return OFFICE_DEPARTMENT
         return self.department if self.role == "department" else None
 
-
-def require_role(actor: Actor, *roles: str) -> None:
-    if actor.role not in roles:
-        raise Forbidden(
-            f"角色 {actor.role} 无权执行此操作 (role {actor.role!r} may not do this; needs {' or '.join(roles)})"
-        )
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS.get(self.role, self.role)
 
 
-def is_responsible(actor: Actor, indicator: Indicator) -> bool:
+# --- questions (for pages and reads) ------------------------------------------------
+
+def can(actor: Actor, permission: str) -> bool:
+    return actor.role in ROLE_TABLE[permission]
+
+
+def is_responsible(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
     """Admin always; office and departments only for indicators listing them as 责任部门."""
     if actor.role == "admin":
         return True
-    return actor.unit is not None and actor.unit in indicator.departments
+    departments = indicator["departments"] if isinstance(indicator, Mapping) else indicator.departments
+    return actor.unit is not None and actor.unit in departments
+
+
+def can_record(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
+    return can(actor, "record_findings") and is_responsible(actor, indicator)
+
+
+def can_resolve(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
+    return can(actor, "resolve_disputes") and is_responsible(actor, indicator)
+
+
+def can_sign_off(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
+    return can(actor, "sign_off") and is_responsible(actor, indicator)
+
+
+def can_retract(actor: Actor, recorded_by: Mapping[str, Any] | None) -> bool:
+    """Who recorded a finding takes it back (the same role and department), or admin."""
+    if actor.role == "admin":
+        return True
+    by = recorded_by or {}
+    return (can(actor, "record_findings") and by.get("role") == actor.role
+            and by.get("department") == actor.department)
+
+
+def can_read_district(actor: Actor, district: str) -> bool:
+    """A district reads only itself; every other role reads every district."""
+    return actor.role != "district" or actor.district == district
+
+
+def can_dispute(actor: Actor, district: str) -> bool:
+    """A district disputes only its own findings."""
+    return can(actor, "dispute") and actor.district == district
+
+
+def can_see_dispute(actor: Actor, district: str, departments: list[str] | tuple[str, ...]) -> bool:
+    """The queue: a district sees its own disputes, a department those on its indicators."""
+    if actor.role == "district":
+        return actor.district == district
+    if actor.role in ("office", "department"):
+        return actor.unit in departments
+    return True
+
+
+def pages_for(actor: Actor) -> list[tuple[str, str]]:
+    """The pages (path part, label) the actor's role may open, in menu order."""
+    return [(path, label) for path, label, permission in PAGES if can(actor, permission)]
+
+
+# --- checks (the service enforces these) -----------------------------------------------
+
+def require(actor: Actor, permission: str) -> None:
+    if not can(actor, permission):
+        raise Forbidden(f"{actor.label}（{actor.name}）无权{PERMISSION_LABELS[permission]} "
+                        f"(role {actor.role!r} may not {permission})")
+
+
+def require_writer(actor: Actor) -> None:
+    if actor.role == "auditor":
+        raise Forbidden("审计角色只读 (an auditor writes nothing)")
 
 
 def require_responsible(actor: Actor, indicator: Indicator, doing: str) -> None:
     if not is_responsible(actor, indicator):
         raise Forbidden(
             f"{actor.name} 不是指标 {indicator.id}（{indicator.name}）的责任部门，不能{doing}"
-            f" (not responsible for indicator {indicator.id}: {', '.join(indicator.departments)})"
+            f"（责任部门：{'、'.join(indicator.departments)}） (not responsible for indicator {indicator.id})"
         )
 
 
 def require_reader_of(actor: Actor, district: str) -> None:
-    """A district reads only itself; every other role reads every district."""
-    if actor.role == "district" and actor.district != district:
+    if not can_read_district(actor, district):
         raise Forbidden(f"只能查看本单位 ({actor.district}) 的数据 (a district reads only itself)")
 
 
-def require_writer(actor: Actor) -> None:
-    if actor.role == "auditor":
-        raise Forbidden("审计角色只读 (an auditor writes nothing)")
+def require_retractor(actor: Actor, recorded_by: Mapping[str, Any] | None) -> None:
+    if not can_retract(actor, recorded_by):
+        raise Forbidden("只有记录该扣分事项的部门或管理员可以撤销 (only the recording role, or admin, may retract)")
+
+
+def require_disputer(actor: Actor, district: str) -> None:
+    require(actor, "dispute")
+    if not can_dispute(actor, district):
+        raise Forbidden("只能对本单位的扣分提出申诉 (a district disputes only its own findings)")

@@ -7,13 +7,12 @@ and the rubric decides what they cost.
 from __future__ import annotations
 
 from datetime import date
-from types import MappingProxyType
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
 from domain.errors import InvalidInput
 from domain.rubric import Clause
-
 
 MAX_DECIMALS = 4
 MAX_MEASURE = 10**9
@@ -29,6 +28,22 @@ class Finding(NamedTuple):
     clause: str
     occurred_on: date | str | None = None  # the business date; scoring does not depend on it
     measures: Mapping[str, Decimal] = MappingProxyType({})
+    indicator: str | None = None
+    recorded_by: Mapping[str, str] | None = None  # the actor as written in the event (who may retract)
+    recorded_at: str | None = None  # UTC ISO instant, where the reader knows it (the dispute window)
+
+
+NO_MEASURES: Mapping[str, Decimal] = MappingProxyType({})
+_new_tuple = tuple.__new__
+
+
+def finding_from(data: Mapping[str, Any], recorded_at: str | None = None) -> Finding:
+    """A FindingRecorded event's data (decimals as text, exactly as written) as the engine's `Finding`."""
+    measures = data.get("measures")
+    exact = {k: Decimal(v) for k, v in measures.items()} if measures else NO_MEASURES
+    # tuple.__new__ skips the named tuple's Python-level __new__: a replay builds a million of these.
+    return _new_tuple(Finding, (data["finding_id"], data["clause"], data.get("occurred_on"), exact,
+                                data.get("indicator"), data.get("actor"), recorded_at))
 
 
 def check_measures(clause: Clause, measures: Mapping[str, Any] | None) -> dict[str, Decimal]:

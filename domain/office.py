@@ -50,6 +50,11 @@ class Meeting(ChainedAggregate):
         )
 
 
+def is_late(submitted_on: str, due_on: str) -> bool:
+    """The one rule for "late", for a report aggregate and for a register row folded from its events."""
+    return submitted_on > due_on
+
+
 class Report(ChainedAggregate):
     class Scheduled(ChainedAggregate.Started):
         year: int
@@ -89,10 +94,17 @@ class Report(ChainedAggregate):
         self._append(self.SubmissionRecorded, district=district, submitted_on=submitted_on,
                      evidence=list(evidence or []), actor=actor)
 
+    def is_late(self, submitted_on: str) -> bool:
+        """PRODUCT.md: a report is late when submitted after its due date (ISO dates compare as text)."""
+        return is_late(submitted_on, self.due_on)
+
+    def is_missing(self, district: str) -> bool:
+        """Missing: not submitted at all."""
+        return district not in self.submissions
+
     def late_and_missing(self, districts: list[str]) -> tuple[list[str], list[str]]:
-        """Late: submitted after the due date. Missing: not submitted at all."""
-        late = [d for d in districts if d in self.submissions and self.submissions[d] > self.due_on]
-        missing = [d for d in districts if d not in self.submissions]
+        late = [d for d in districts if not self.is_missing(d) and self.is_late(self.submissions[d])]
+        missing = [d for d in districts if self.is_missing(d)]
         return late, missing
 
     def close(self, *, districts: list[str], actor: dict) -> tuple[list[str], list[str]]:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from api.history import fast_scores  # noqa: E402
+from api.service.history import fast_scores  # noqa: E402
 from api.service import KaoheApp  # noqa: E402
 from domain.actors import Actor  # noqa: E402
 from domain.ledger import ledger_id  # noqa: E402
@@ -171,7 +171,7 @@ def bench_replay(kind: str, total: int, districts: int = 3000, rebuild: bool = F
 
 
 def _raw_floor(app: KaoheApp) -> int:
-    from api.history import raw_rows
+    from api.service.history import raw_rows
 
     n = 0
     loads = orjson.loads

@@ -5,7 +5,6 @@ from __future__ import annotations
 from projections.catchup import HISTORY, Fact, dumps
 from projections.store import ViewStore
 
-
 INSERT = (
     "INSERT INTO view_audit (position, year, aggregate_id, kind, district, version, recorded_at, actor, "
     "type, data, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING"

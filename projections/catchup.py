@@ -14,7 +14,7 @@ from typing import Any, Protocol, Sequence
 
 import orjson
 
-from projections.store import ViewStore
+from projections.store import Transaction, ViewStore
 
 BATCH = 500
 # The hash-chained aggregates: the history the projections show and verify checks.
@@ -43,9 +43,9 @@ class Fact:
 class Projection(Protocol):
     name: str
 
-    def apply(self, views: ViewStore, fact: Fact) -> None: ...
+    def apply(self, tx: Transaction, fact: Fact) -> None: ...
 
-    def finish(self, views: ViewStore) -> None: ...
+    def finish(self, tx: Transaction) -> None: ...
 
 
 class CatchUp:
@@ -58,6 +58,7 @@ class CatchUp:
         self._lock = threading.Lock()
         self._aggregates: dict[str, tuple[str, int | None, str | None]] = {}
         self._caught_up_to: int | None = None  # every projection has read at least this far
+        self._reached = threading.Condition()  # notified when `_caught_up_to` moves on
 
     def positions(self) -> dict[str, int]:
         rows = dict(self.views.query("SELECT projection, position FROM view_tracking"))
@@ -109,8 +110,23 @@ class CatchUp:
             if settle:
                 settle(self.views)
         # Published only now: a reader that sees this position finds every score settled.
-        self._caught_up_to = reached
+        with self._reached:
+            self._caught_up_to = reached
+            self._reached.notify_all()
         return read
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until every projection has read `position`."""
+        with self._reached:
+            return self._reached.wait_for(
+                lambda: self._caught_up_to is not None and self._caught_up_to >= position, timeout)
+
+    def rebuild(self) -> int:
+        """Empty the views and read the whole store again, with no catch-up running meanwhile."""
+        with self._lock:
+            self.views.drop_all()
+            self.forget()
+        return self.run()
 
     @property
     def caught_up_to(self) -> int | None:

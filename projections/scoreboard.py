@@ -1,276 +1,168 @@
-"""The scoreboard (成绩): every district's findings, sign-offs, summary and total.
+"""The scoreboard (成绩): years, districts, findings, disputes, sign-offs and the scores computed from them.
 
-Findings and sign-offs are written with the tracking position; a district they touch gets
-its `revision` bumped and is marked dirty in the same transaction, and `settle()` rescores
-it once per catch-up (not once per event: a rebuild of a million findings scores each
-district once). The engine's input per district is also held in memory, keyed by that
-revision, so rescoring after a new finding does not re-read the district's whole history;
-a revision moved by another process, or a rolled-back catch-up, makes it re-read.
+Every district ledger event is folded into that district's `DistrictHistory` (domain.lifecycle,
+the one reading of a history) and the rows it touches are written from what the history says:
+a finding's status and dispute, the dispute queue, the sign-offs. A touched district's
+`version` moves on in the same transaction; `settle()` rescores each district whose scores lag
+its version, once per catch-up (a rebuild of a million findings scores each district once).
+Histories are kept in memory between catch-ups, checked by ledger version; one that is not
+(another process moved on, or the batch rolled back) is read again from the event store.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Callable, Iterable
+from collections import OrderedDict
+from typing import Any, Callable
 
-from domain.findings import Finding
+from domain.lifecycle import Dispute, DistrictHistory
 from domain.rubric import Rubric
-from domain.scoring import DistrictScore, score_district, score_grouped
-from projections.catchup import Fact, dumps, loads
-from projections.store import ViewStore
+from domain.scoring import DistrictScore
+from projections.catchup import Fact, dumps
+from projections.store import Transaction, ViewStore
 
-NO_MEASURES: dict[str, Decimal] = {}
-_new_tuple = tuple.__new__
-FINDING_DETAIL = ("occurred_on", "measures", "evidence", "note", "reference", "source")
 CACHED_DISTRICTS = 5000
 INSERT_FINDING = (
     "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING"
 )
-
-
-@dataclass
-class DistrictState:
-    """What the engine needs for one district, as the views held it at `revision`."""
-
-    revision: int
-    findings: dict[str, Finding] = field(default_factory=dict)  # in history order
-    cancelled: set[str] = field(default_factory=set)
-    signed: set[str] = field(default_factory=set)
-
-    def copy(self) -> DistrictState:
-        return DistrictState(self.revision, dict(self.findings), set(self.cancelled), set(self.signed))
+FINDING_DETAIL = ("occurred_on", "measures", "evidence", "note", "reference", "source")
+LoadHistory = Callable[[str, int], DistrictHistory]  # (ledger id, up to version) → its history, from the store
 
 
 class Scoreboard:
     name = "scoreboard"
 
-    def __init__(self, rubric_of_year: Callable[[int], Rubric]):
+    def __init__(self, rubric_of_year: Callable[[int], Rubric], load_history: LoadHistory):
         self.rubric_of_year = rubric_of_year
-        self._lock = threading.RLock()  # readers of `_states` against the catch-up that replaces them
-        self._touched: set[tuple[int, str]] = set()  # districts this batch changed
-        # Copy-on-write: a batch updates private copies of the states held when it first touched
-        # each district (None: none was held), swapped in by finish(); readers never see a half batch.
-        self._pending: dict[tuple[int, str], tuple[DistrictState | None, DistrictState | None]] = {}
-        self._states: OrderedDict[tuple[int, str], DistrictState] = OrderedDict()
+        self.load_history = load_history
+        self._histories: OrderedDict[str, DistrictHistory] = OrderedDict()  # ledger id → its history
+        self._touched: dict[str, int] = {}  # ledger id → version reached in this batch
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
-    def apply(self, views: ViewStore, fact: Fact) -> None:
-        handler = getattr(self, f"_on_{fact.kind}_{fact.type}", None)
-        if handler:
-            if fact.type != "FindingRecorded":
-                self._flush(views)  # an update may concern a finding still waiting to be inserted
-            handler(views, fact)
+    # --- catching up -------------------------------------------------------------
 
-    def _flush(self, views: ViewStore) -> None:
-        rows, self._new_findings = self._new_findings, []
-        views.executemany(INSERT_FINDING, rows)
+    def apply(self, tx: Transaction, fact: Fact) -> None:
+        if fact.kind == "AssessmentYear":
+            self._on_year(tx, fact)
+        elif fact.kind == "DistrictLedger":
+            self._on_ledger(tx, fact)
 
-    def finish(self, views: ViewStore) -> None:
-        self._flush(views)
-        views.executemany("UPDATE view_districts SET dirty = 1, revision = revision + 1 WHERE year = ? AND district = ?",
-                          list(self._touched))
-        with self._lock:
-            for key in self._touched:
-                original, updated = self._pending.get(key, (None, None))
-                if updated is not None and self._states.get(key) is original:
-                    updated.revision += 1  # it saw the same events, in the same transaction
-                    self._states[key] = updated
-                else:
-                    self._states.pop(key, None)  # none held, or a reader replaced it mid-batch
+    def finish(self, tx: Transaction) -> None:
+        self._flush(tx)
+        tx.executemany("UPDATE view_districts SET version = ? WHERE aggregate_id = ? AND version < ?",
+                       [(v, ledger, v) for ledger, v in self._touched.items()])
         self._touched.clear()
-        self._pending.clear()
 
     def forget(self) -> None:
         """The catch-up transaction rolled back (or the views were emptied): trust nothing in memory."""
-        with self._lock:
-            self._states.clear()
+        self._histories.clear()
         self._touched.clear()
-        self._pending.clear()
         self._new_findings = []
 
     def settle(self, views: ViewStore) -> int:
-        """Rescore every dirty district; return how many."""
-        dirty = views.query("SELECT year, district FROM view_districts WHERE dirty = 1")
+        """Rescore every district whose scores lag its ledger version; return how many."""
+        lagging = views.query("SELECT year, district, aggregate_id, version FROM view_districts WHERE scored < version")
+        if not lagging:
+            return 0
         with views.transaction() as tx:
-            for year, district in dirty:
-                score = self.breakdown_of(tx, year, district)
+            for year, district, ledger, version in lagging:
+                history = self._history_at(ledger, version)
+                rubric = self.rubric_of_year(year)
+                result = breakdown(rubric, district, history.score(rubric), set(history.signed))
                 # The ranking reads only this small summary.
-                summary = {"district": district, "total": score["total"], "signed_off": score["signed_off"],
-                           "categories": [{"id": c["id"], "score": c["score"]} for c in score["categories"]]}
-                tx.execute("UPDATE view_districts SET total = ?, summary = ?, dirty = 0 WHERE year = ? AND district = ?",
-                           (score["total"], dumps(summary), year, district))
-        return len(dirty)
+                summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
+                           "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
+                tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ? "
+                           "WHERE year = ? AND district = ? AND version = ?",
+                           (result["total"], dumps(summary), dumps(result), version, year, district, version))
+        return len(lagging)
 
-    def breakdown_of(self, views: ViewStore, year: int, district: str) -> dict[str, Any]:
-        """The district's breakdown as the views hold it now."""
-        state = self.state_of(views, year, district)
-        rubric = self.rubric_of_year(year)
-        score = score_district(rubric, state.findings.values(), state.cancelled)
-        return breakdown(rubric, district, score, state.signed)
+    def _history_at(self, ledger: str, version: int) -> DistrictHistory:
+        history = self._histories.get(ledger)
+        if history is None or history.version != version:
+            history = self.load_history(ledger, version)
+        self._remember(ledger, history)
+        return history
 
+    def _remember(self, ledger: str, history: DistrictHistory) -> None:
+        self._histories[ledger] = history
+        self._histories.move_to_end(ledger)
+        if len(self._histories) > CACHED_DISTRICTS:
+            self._histories.popitem(last=False)
 
-    def state_of(self, views: ViewStore, year: int, district: str) -> DistrictState:
-        key = (year, district)
-        with self._lock:
-            return self._state_of(views, key)
-
-    def _state_of(self, views: ViewStore, key: tuple[int, str]) -> DistrictState:
-        rows = views.query("SELECT revision FROM view_districts WHERE year = ? AND district = ?", key)
-        revision = rows[0][0] if rows else 0
-        state = self._states.get(key)
-        if state is not None and state.revision == revision:
-            self._states.move_to_end(key)
-            return state
-        state = DistrictState(revision)
-        for fid, clause, data, status in views.query(
-                "SELECT finding_id, clause, data, status FROM view_findings WHERE year = ? AND district = ? "
-                "ORDER BY position", key):
-            state.findings[fid] = finding_from(fid, clause, loads(data))
-            if status != "live":
-                state.cancelled.add(fid)
-        state.signed = {r[0] for r in views.query(
-            "SELECT indicator FROM view_signoffs WHERE year = ? AND district = ?", key)}
-        self._states[key] = state
-        if len(self._states) > CACHED_DISTRICTS:
-            self._states.popitem(last=False)
-        return state
-
-    def _cached(self, fact: Fact) -> DistrictState | None:
-        """This batch's private copy of the district's state, for the caller to update; None if none was held."""
-        key = (fact.year, fact.district)
-        if key not in self._touched:
-            self._touched.add(key)
-            with self._lock:
-                original = self._states.get(key)
-            self._pending[key] = (original, original.copy() if original is not None else None)
-        return self._pending[key][1]
+    def _flush(self, tx: Transaction) -> None:
+        rows, self._new_findings = self._new_findings, []
+        tx.executemany(INSERT_FINDING, rows)
 
     # --- events --------------------------------------------------------------
 
-    def _on_AssessmentYear_Opened(self, views: ViewStore, fact: Fact) -> None:
+    def _on_year(self, tx: Transaction, fact: Fact) -> None:
         d = fact.data
-        views.execute(
-            "INSERT INTO view_years (year, rubric, rubric_hash, districts, opened_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (year) DO NOTHING",
-            (d["year"], d["rubric"], d["rubric_hash"], dumps(d["districts"]), fact.recorded_at),
-        )
+        if fact.type == "Opened":
+            tx.execute(
+                "INSERT INTO view_years (year, rubric, rubric_hash, districts, opened_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (year) DO NOTHING",
+                (d["year"], d["rubric"], d["rubric_hash"], dumps(d["districts"]), fact.recorded_at))
+        elif fact.type == "Closed":
+            tx.execute("UPDATE view_years SET closed_at = ?, close_data = ? WHERE year = ?",
+                       (fact.recorded_at, dumps({**d, "actor": fact.actor}), fact.year))
 
-    def _on_AssessmentYear_Closed(self, views: ViewStore, fact: Fact) -> None:
-        views.execute(
-            "UPDATE view_years SET closed_at = ?, close_data = ? WHERE year = ?",
-            (fact.recorded_at, dumps({**fact.data, "actor": fact.actor}), fact.year),
-        )
-
-    def _on_DistrictLedger_Opened(self, views: ViewStore, fact: Fact) -> None:
-        views.execute(
-            "INSERT INTO view_districts (year, district, rubric, dirty, revision) VALUES (?, ?, ?, 1, 0) "
-            "ON CONFLICT (year, district) DO NOTHING",
-            (fact.data["year"], fact.data["district"], fact.data["rubric"]),
-        )
-
-    def _on_DistrictLedger_FindingRecorded(self, views: ViewStore, fact: Fact) -> None:
+    def _on_ledger(self, tx: Transaction, fact: Fact) -> None:
+        if fact.type == "Opened":
+            tx.execute(
+                "INSERT INTO view_districts (year, district, rubric, aggregate_id, version, scored) "
+                "VALUES (?, ?, ?, ?, 1, 0) ON CONFLICT (year, district) DO NOTHING",
+                (fact.data["year"], fact.data["district"], fact.data["rubric"], fact.aggregate_id))
+            self._remember(fact.aggregate_id, DistrictHistory())
+            self._histories[fact.aggregate_id].version = 1
+            return
+        history = self._histories.get(fact.aggregate_id)
+        if history is None or history.version != fact.version - 1:
+            history = self.load_history(fact.aggregate_id, fact.version - 1)
+        self._remember(fact.aggregate_id, history)
+        history.apply(fact.type, {**fact.data, "actor": fact.actor}, fact.recorded_at, fact.version)
+        self._touched[fact.aggregate_id] = fact.version
         d = fact.data
-        detail = {k: d.get(k) for k in FINDING_DETAIL}
-        detail["actor"] = fact.actor
-        self._new_findings.append((d["finding_id"], fact.year, fact.district, d["clause"], d["indicator"],
-                                   fact.position, fact.recorded_at, dumps(detail)))
-        state = self._cached(fact)
-        if state is not None:
-            state.findings.setdefault(d["finding_id"], finding_from(d["finding_id"], d["clause"], d))
+        if fact.type == "FindingRecorded":
+            detail = {k: d.get(k) for k in FINDING_DETAIL}
+            detail["actor"] = fact.actor
+            self._new_findings.append((d["finding_id"], fact.year, fact.district, d["clause"], d["indicator"],
+                                       fact.position, fact.recorded_at, dumps(detail)))
+            return
+        self._flush(tx)  # an update below may concern a finding still waiting to be inserted
+        if fact.type in ("FindingRetracted", "DisputeFiled", "DisputeResolved"):
+            self._write_finding(tx, history, d["finding_id"])
+        if fact.type == "DisputeFiled":
+            self._insert_dispute(tx, fact, history.dispute(d["dispute_id"]))
+        elif fact.type == "DisputeResolved":
+            dispute = history.dispute(d["dispute_id"])
+            tx.execute("UPDATE view_disputes SET status = ?, resolved_at = ?, resolved_by = ?, reason = ? "
+                       "WHERE dispute_id = ?",
+                       (dispute.status.value, dispute.resolved_at, dumps(dispute.resolved_by), dispute.reason,
+                        dispute.id))
+        elif fact.type == "IndicatorSignedOff":
+            tx.execute(
+                "INSERT INTO view_signoffs (year, district, indicator, recorded_at, actor) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (year, district, indicator) DO NOTHING",
+                (fact.year, fact.district, d["indicator"], fact.recorded_at, dumps(fact.actor)))
 
-    def _on_DistrictLedger_FindingRetracted(self, views: ViewStore, fact: Fact) -> None:
-        views.execute(
-            "UPDATE view_findings SET status = 'retracted', status_reason = ? WHERE finding_id = ?",
-            (fact.data["reason"], fact.data["finding_id"]),
-        )
-        state = self._cached(fact)
-        if state is not None:
-            state.cancelled.add(fact.data["finding_id"])
+    @staticmethod
+    def _write_finding(tx: Transaction, history: DistrictHistory, finding_id: str) -> None:
+        """A finding's row as its history reads it now: status, why, and its latest dispute."""
+        latest = history.latest_dispute(finding_id)
+        tx.execute("UPDATE view_findings SET status = ?, status_reason = ?, dispute = ? WHERE finding_id = ?",
+                   (history.status(finding_id).value, history.status_reason(finding_id),
+                    dumps(latest.summary()) if latest else None, finding_id))
 
-    def _on_DistrictLedger_DisputeFiled(self, views: ViewStore, fact: Fact) -> None:
-        views.execute(
-            "UPDATE view_findings SET dispute = ? WHERE finding_id = ?",
-            (dumps({"id": fact.data["dispute_id"], "status": "open"}), fact.data["finding_id"]),
-        )  # a dispute filed changes no score
-
-    def _on_DistrictLedger_DisputeResolved(self, views: ViewStore, fact: Fact) -> None:
-        d = fact.data
-        dispute = dumps({"id": d["dispute_id"], "status": d["decision"], "reason": d["reason"]})
-        if d["decision"] == "overturned":
-            views.execute(
-                "UPDATE view_findings SET dispute = ?, status = 'overturned', status_reason = ? WHERE finding_id = ?",
-                (dispute, d["reason"], d["finding_id"]),
-            )
-            state = self._cached(fact)
-            if state is not None:
-                state.cancelled.add(d["finding_id"])
-        else:
-            views.execute("UPDATE view_findings SET dispute = ? WHERE finding_id = ?", (dispute, d["finding_id"]))
-
-    def _on_DistrictLedger_IndicatorSignedOff(self, views: ViewStore, fact: Fact) -> None:
-        views.execute(
-            "INSERT INTO view_signoffs (year, district, indicator, recorded_at, actor) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (year, district, indicator) DO NOTHING",
-            (fact.year, fact.district, fact.data["indicator"], fact.recorded_at, dumps(fact.actor)),
-        )
-        state = self._cached(fact)
-        if state is not None:
-            state.signed.add(fact.data["indicator"])
-
-
-def finding_from(finding_id: str, clause: str, detail: dict[str, Any]) -> Finding:
-    """A stored finding (decimals as text, exactly as written) as the engine's `Finding`."""
-    measures = detail.get("measures")
-    exact = {k: Decimal(v) for k, v in measures.items()} if measures else NO_MEASURES
-    # tuple.__new__ skips the named tuple's Python-level __new__: a replay builds a million of these.
-    return _new_tuple(Finding, (finding_id, clause, detail.get("occurred_on"), exact))
-
-
-class HistoryFold:
-    """A district's history read event by event → its findings grouped by clause, cancelled ids, sign-offs.
-
-    The one reading of a history shared by as-of views and the fast replay, so they cannot
-    disagree with each other; the projection's tables hold the same facts.
-    """
-
-    __slots__ = ("by_clause", "cancelled", "signed")
-
-    def __init__(self) -> None:
-        self.by_clause: defaultdict[str, list[Finding]] = defaultdict(list)  # each list oldest first
-        self.cancelled: set[str] = set()
-        self.signed: set[str] = set()
-
-    def add(self, event_type: str, d: dict[str, Any]) -> None:
-        if event_type == "FindingRecorded":
-            self.by_clause[d["clause"]].append(finding_from(d["finding_id"], d["clause"], d))
-        elif event_type == "FindingRetracted":
-            self.cancelled.add(d["finding_id"])
-        elif event_type == "DisputeResolved":
-            if d["decision"] == "overturned":
-                self.cancelled.add(d["finding_id"])
-        elif event_type == "IndicatorSignedOff":
-            self.signed.add(d["indicator"])
-
-    def live(self) -> dict[str, list[Finding]]:
-        """The findings that still count, by clause (retracted and overturned ones left out)."""
-        if not self.cancelled:
-            return self.by_clause
-        return {clause: [f for f in found if f.id not in self.cancelled] for clause, found in self.by_clause.items()}
-
-    def score(self, rubric: Rubric) -> DistrictScore:
-        return score_grouped(rubric, self.live())
-
-
-def fold_events(facts: Iterable[tuple[str, dict[str, Any]]]) -> HistoryFold:
-    """(event type, data) in history order → the district's `HistoryFold`."""
-    fold = HistoryFold()
-    for event_type, d in facts:
-        fold.add(event_type, d)
-    return fold
+    def _insert_dispute(self, tx: Transaction, fact: Fact, dispute: Dispute) -> None:
+        departments = list(self.rubric_of_year(fact.year).indicator(dispute.indicator).departments)
+        tx.execute(
+            "INSERT INTO view_disputes (dispute_id, year, district, finding_id, indicator, clause, departments, "
+            "status, statement, evidence, filed_at, filed_by, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dispute_id) DO NOTHING",
+            (dispute.id, fact.year, fact.district, dispute.finding, dispute.indicator, dispute.clause,
+             dumps(departments), dispute.status.value, dispute.statement, dumps(dispute.evidence),
+             dispute.filed_at, dumps(dispute.filed_by), fact.position))
 
 
 def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-SCHEMA_VERSION = 3  # bump when a view table changes shape or meaning (views rebuild)
+SCHEMA_VERSION = 4  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
@@ -34,9 +34,11 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS view_signoffs (
         year INTEGER NOT NULL, district TEXT NOT NULL, indicator TEXT NOT NULL, recorded_at TEXT NOT NULL,
         actor TEXT NOT NULL, PRIMARY KEY (year, district, indicator))""",
+    # Per district: the ledger version the views reflect, and the scores computed at `scored`.
     """CREATE TABLE IF NOT EXISTS view_districts (
-        year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, total TEXT,
-        summary TEXT, dirty INTEGER NOT NULL, revision BIGINT NOT NULL, PRIMARY KEY (year, district))""",
+        year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, aggregate_id TEXT NOT NULL,
+        version BIGINT NOT NULL, scored BIGINT NOT NULL, total TEXT, summary TEXT, breakdown TEXT,
+        PRIMARY KEY (year, district))""",
     """CREATE TABLE IF NOT EXISTS view_years (
         year INTEGER PRIMARY KEY, rubric TEXT NOT NULL, rubric_hash TEXT NOT NULL, districts TEXT NOT NULL,
         opened_at TEXT NOT NULL, closed_at TEXT, close_data TEXT)""",
@@ -55,27 +57,49 @@ VIEW_TABLES = (
 
 
 class ViewStore:
-    """A connection to the read side. `transaction()` takes the database's write lock."""
+    """The read side's database. `transaction()` takes the write lock (the projection runner);
+    `query()` reads on a connection of the calling thread's own, so reads never wait for a
+    catch-up in progress and never write (they answer even when the database refuses writes).
+    """
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], *, read_only: bool = False):
+        self.env = env
         self.is_postgres = env["PERSISTENCE_MODULE"].endswith("postgres")
-        self._lock = threading.RLock()
+        self.read_only = read_only
+        self._lock = threading.RLock()  # the write connection is used by one thread at a time
+        self._local = threading.local()
+        self._readers: list[Any] = []
+        self._readers_lock = threading.Lock()
+        self._conn = None if read_only else self._connect()
+        if not read_only:
+            self._create_schema()
+
+    def _connect(self, *, reading: bool = False) -> Any:
+        env = self.env
         if self.is_postgres:
             import psycopg
 
-            self._conn = psycopg.connect(
+            conn = psycopg.connect(
                 dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
                 user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
             )
             schema = env.get("POSTGRES_SCHEMA")
             if schema:
-                self._conn.execute(f"SET search_path TO {schema}")
+                conn.execute(f"SET search_path TO {schema}")
+            return conn
+        path = env["SQLITE_DBNAME"]
+        if reading and self.read_only:
+            # `kaohe verify` on a read-only copy: open it read-only, never create or change a file.
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=30)
         else:
-            self._conn = sqlite3.connect(
-                env["SQLITE_DBNAME"], isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            if not reading:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _create_schema(self) -> None:
         with self.transaction() as tx:
             tx.execute("CREATE TABLE IF NOT EXISTS view_schema (version INTEGER NOT NULL)")
             found = tx.query("SELECT version FROM view_schema")
@@ -92,40 +116,44 @@ class ViewStore:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.is_postgres else sql
 
+    def _reader(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect(reading=True)
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
     @contextmanager
-    def transaction(self) -> Iterator[ViewStore]:
+    def transaction(self) -> Iterator[Transaction]:
+        if self._conn is None:
+            raise RuntimeError("the views were opened read-only")
         with self._lock:
             if self.is_postgres:
                 with self._conn.transaction():
                     # One catch-up at a time across processes sharing the database.
                     self._conn.execute("SELECT pg_advisory_xact_lock(20180619)")
-                    yield self
+                    yield Transaction(self)
             else:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield self
+                    yield Transaction(self)
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
                 self._conn.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._lock:
-            self._conn.execute(self._sql(sql), params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        with self._lock:
-            if self.is_postgres:
-                with self._conn.cursor() as cur:
-                    cur.executemany(self._sql(sql), rows)
-            else:
-                self._conn.executemany(sql, rows)
+        """One statement in a transaction of its own."""
+        with self.transaction() as tx:
+            tx.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._conn.execute(self._sql(sql), params).fetchall())
+        """A read of what is committed, on this thread's own connection."""
+        conn = self._reader()
+        if self.is_postgres:
+            return list(conn.execute(self._sql(sql), params).fetchall())
+        return conn.execute(sql, params).fetchall()
 
     def drop_all(self) -> None:
         """Empty every view (the events are untouched), for a rebuild from nothing."""
@@ -134,4 +162,34 @@ class ViewStore:
                 tx.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
-        self._conn.close()
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        if self._conn is not None:
+            self._conn.close()
+
+
+class Transaction:
+    """The write connection inside `ViewStore.transaction()`: what a projection writes with."""
+
+    def __init__(self, store: ViewStore):
+        self.store = store
+        self.is_postgres = store.is_postgres
+        self._conn = store._conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(self.store._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.is_postgres:
+            with self._conn.cursor() as cur:
+                cur.executemany(self.store._sql(sql), rows)
+        else:
+            self._conn.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read inside the transaction (sees what it has written so far)."""
+        return list(self._conn.execute(self.store._sql(sql), params).fetchall())

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api import tokens
-from api.http import numbers
+from api.service import tokens
+from api.http.models import RankRow
 from domain.actors import Actor
 from domain.errors import Conflict, InvalidInput
 from tests.conftest import DISTRICTS, YEAR
@@ -70,9 +70,11 @@ def test_openapi_docs_are_served(client):
         assert path in paths
 
 
-def test_numbers_round_once_half_up_to_two_places():
-    assert numbers({"a": Decimal("2.345"), "b": [Decimal("0.1") + Decimal("0.2")], "c": "2.345"}) == {
-        "a": 2.35, "b": [0.3], "c": "2.345"}
+def test_points_are_json_numbers_rounded_once_half_up_to_two_places():
+    row = RankRow.model_validate({"district": "中山区", "total": "2.345", "rank": 1, "signed_off": 0,
+                                  "categories": {"1": Decimal("0.1") + Decimal("0.2")}})
+    assert json.loads(row.model_dump_json()) == {
+        "district": "中山区", "total": 2.35, "rank": 1, "signed_off": 0, "categories": {"1": 0.3}}
 
 
 # --- tokens ----------------------------------------------------------------------------------
@@ -499,7 +501,7 @@ def test_the_audit_log_as_csv_opens_in_excel(api, meeting):
 def test_without_an_app_the_lifespan_builds_one_from_the_environment(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from api.http import create_app
+    from api.asgi import create_app
     from api.service import KaoheApp
 
     url = f"sqlite:///{tmp_path}/from-env.sqlite3"

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from api.http import create_app
+from api.asgi import create_app
 from tests.conftest import DISTRICTS, YEAR
 
 

@@ -16,7 +16,7 @@ from importlib import resources
 
 import pytest
 
-from api.rubric_files import load_rubric, parse_rubric_text
+from api.service.rubric_files import load_rubric, parse_rubric_text
 from domain.rubric import canonical_json, content_hash, parse_rubric
 from domain.scoring import score_district
 

@@ -13,7 +13,7 @@ from importlib import resources
 
 import pytest
 
-from api.rubric_files import load_rubric, parse_rubric_text
+from api.service.rubric_files import load_rubric, parse_rubric_text
 from domain.errors import InvalidInput
 from domain.findings import check_measures
 from domain.rubric import RubricError, parse_rubric

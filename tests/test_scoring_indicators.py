@@ -14,7 +14,7 @@ from importlib import resources
 
 import pytest
 
-from api.rubric_files import load_rubric
+from api.service.rubric_files import load_rubric
 from domain.findings import Finding, check_measures
 from domain.scoring import DistrictScore, display, score_district
 

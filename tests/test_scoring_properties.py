@@ -14,7 +14,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.rubric_files import load_rubric
+from api.service.rubric_files import load_rubric
 from domain.findings import Finding, check_measures
 from domain.rubric import Clause
 from domain.scoring import DistrictScore, display, score_district

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from api.service import KaoheApp
+from api.service.bootstrap import assemble
 from domain.actors import Actor
 from domain.ledger import ledger_id
 from tests.stores import store_url
@@ -110,7 +111,7 @@ def test_a_cut_and_continued_chain_is_caught(history):
     rowid, version, _ = ledger_rows(path, app)[-1]
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid,))
-    restarted = KaoheApp(env=dict(app.env))  # nothing cached: it continues from the shortened chain
+    restarted = assemble(dict(app.env))  # nothing cached: it continues from the shortened chain
     for day in ("2018-06-01", "2018-07-01"):
         restarted.hold_meeting(OFFICE, year=2018, title=f"会议 {day}", held_on=day, absent=[], excused=["中山区"])
     result = restarted.verify()

@@ -1,4 +1,4 @@
-"""The web pages (api/web.py) through TestClient: sign-in and out, each role's pages, forms that post,
+"""The web pages (api/web/) through TestClient: sign-in and out, each role's pages, forms that post,
 refusals shown next to the field with what was typed kept, and the 403 page."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api import tokens, web
-from api.http import create_app
+from api import web
+from api.service import tokens
+from api.web import frame
+from api.asgi import create_app
 from api.service import KaoheApp
 from domain.actors import Actor
 from tests.conftest import DISTRICTS, YEAR
@@ -99,14 +101,14 @@ def test_sign_in_page_and_an_unknown_token(browser):
     assert r.status_code == 401
     assert field_error(r.text, "token") == "访问令牌无效，请检查后重试"
     assert input_value(r.text, "token") == "not-a-token"
-    assert web.COOKIE not in r.cookies
+    assert frame.COOKIE not in r.cookies
 
 
 def test_sign_in_keeps_the_token_in_an_http_only_strict_cookie_and_sign_out_clears_it(browser, year_2018):
     r = browser.client.post("/signin", data={"token": browser.token("office")}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/web"
     cookie = r.headers["set-cookie"]
-    assert cookie.startswith(f"{web.COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert cookie.startswith(f"{frame.COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert "expires" not in cookie.lower() and "max-age" not in cookie.lower()  # a session cookie
     home = browser.get("/web", follow_redirects=False)
     assert home.status_code == 303 and home.headers["location"] == f"{Y}/meetings"

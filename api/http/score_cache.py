@@ -1,8 +1,7 @@
 """Answers `GET /api/years/{y}/scores` from the remembered JSON, before FastAPI's routing.
 
 The ranking is the busiest read at year end and its answer only changes when the store
-moves on (see `Queries.remembered`). This pure ASGI middleware checks the token and the
-role exactly as the route does and sends the remembered bytes; anything else (no token,
+moves on (see `ScoreReads.remembered`). This pure ASGI middleware asks the same token lookup and role table as the route and sends the remembered bytes; anything else (no token,
 another role, a query string, nothing remembered yet) goes on to FastAPI unchanged, which
 answers it, errors included, the usual way.
 """
@@ -12,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Awaitable, Callable
 
-from api import tokens
-from domain.actors import SCORE_READERS
+from api.http.deps import actor_for_authorization
+from domain.actors import can
 
 SCORES = re.compile(r"/api/years/(\d{4})/scores")
 JSON = [(b"content-type", b"application/json")]
@@ -37,11 +36,10 @@ class RememberedScores:
     @staticmethod
     def _remembered(scope: dict[str, Any], year: int) -> bytes | None:
         service = getattr(scope["app"].state, "kaohe", None)
-        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
-        scheme, _, token = authorization.partition(" ")
-        if service is None or scheme.lower() != "bearer":
+        if service is None:
             return None
-        actor = tokens.actor_for(service.views, token.strip())
-        if actor is None or actor.role not in SCORE_READERS:
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
+        actor = actor_for_authorization(service, authorization)
+        if actor is None or not can(actor, "read_ranking"):
             return None
         return service.remembered_now("scores.json", year)

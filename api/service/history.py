@@ -9,8 +9,6 @@ short at its end (a deleted last event leaves no broken link behind it).
 from __future__ import annotations
 
 import gc
-from decimal import Decimal
-from collections import defaultdict
 from typing import Any, Iterator
 
 import orjson
@@ -19,9 +17,8 @@ from eventsourcing.utils import resolve_topic
 from domain.chain import chain_hash, history_digest
 from domain.chained import ChainedAggregate
 from domain.ledger import DistrictLedger
-from domain.findings import Finding
+from domain.lifecycle import LEDGER_EVENTS, DistrictHistory
 from domain.scoring import DistrictScore
-from projections.scoreboard import NO_MEASURES, HistoryFold
 
 PAGE = 5000
 # After these, a chain takes no more events (a valid link after them is still a forgery).
@@ -150,10 +147,7 @@ def store_digest(app: Any, year: int) -> str:
 
 # --- fast replay of scores -------------------------------------------------------
 
-LEDGER_TOPICS = {
-    f"domain.ledger:DistrictLedger.{name}": name
-    for name in ("Opened", "FindingRecorded", "FindingRetracted", "DisputeResolved", "IndicatorSignedOff")
-}
+LEDGER_TOPICS = {f"domain.ledger:DistrictLedger.{name}": name for name in ("Opened", *sorted(LEDGER_EVENTS))}
 
 
 def raw_rows(app: Any) -> Iterator[tuple[Any, str, bytes]]:
@@ -173,7 +167,7 @@ def raw_rows(app: Any) -> Iterator[tuple[Any, str, bytes]]:
     else:
         import sqlite3
 
-        conn = sqlite3.connect(app.env.get("SQLITE_DBNAME"))
+        conn = sqlite3.connect(f"file:{app.env.get('SQLITE_DBNAME')}?mode=ro", uri=True)
         try:
             yield from conn.execute(sql.replace("notification_id", "rowid"))
         finally:
@@ -184,8 +178,8 @@ def fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
     """Final breakdowns of every district of a year, without building a domain object per event.
 
     Reads raw rows, decodes with orjson, applies the same upcasters as the library's mapper,
-    and folds with the projection's own `fold_events`. A test shows it equals the
-    library path, upcasting included.
+    and folds with the same `DistrictHistory` as every other reader. A test shows it equals
+    the library path, upcasting included.
     """
     # Building a million small objects that all stay alive makes the cyclic GC rescan the
     # growing heap again and again (measured: most of the time); none of them form cycles.
@@ -200,40 +194,27 @@ def fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
 
 def _fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
     upcasters = _upcasters()
-    finding_version, upcast_finding = upcasters.get("FindingRecorded", (1, None))
     owners: dict[Any, str] = {}
-    folds: dict[Any, HistoryFold] = defaultdict(HistoryFold)
-    clauses_of: dict[Any, Any] = {}  # originator → its fold's by_clause, looked up once
-    loads, new, exact, none = orjson.loads, tuple.__new__, Decimal, NO_MEASURES
-    topics = LEDGER_TOPICS
+    histories: dict[Any, DistrictHistory] = {}
+    loads, topics = orjson.loads, LEDGER_TOPICS
     for originator_id, topic, state in raw_rows(app):
         name = topics.get(topic)
         if name is None:
             continue
         data = loads(state)
-        if name == "FindingRecorded":
-            # Nine events in ten: `finding_from` inlined (the replay's hot loop); a test compares
-            # every district's breakdown with the projection's.
-            if upcast_finding is not None and data.get("class_version", 1) != finding_version:
-                upcast_finding(data)
-            clause, measures = data["clause"], data["measures"]
-            by_clause = clauses_of.get(originator_id)
-            if by_clause is None:
-                by_clause = clauses_of[originator_id] = folds[originator_id].by_clause
-            by_clause[clause].append(new(Finding, (
-                data["finding_id"], clause, data["occurred_on"],
-                {k: exact(v) for k, v in measures.items()} if measures else none)))
-            continue
-        if name in upcasters and data.get("class_version", 1) != upcasters[name][0]:
-            upcasters[name][1](data)
+        upcaster = upcasters.get(name)
+        if upcaster is not None and data.get("class_version", 1) != upcaster[0]:
+            upcaster[1](data)
         if name == "Opened":
             if data["year"] == year:
                 owners[originator_id] = data["district"]
-        else:
-            folds[originator_id].add(name, data)
+                histories[originator_id] = DistrictHistory()
+            continue
+        history = histories.get(originator_id)
+        if history is not None:
+            history.apply(name, data)
     rubric = app.rubric_of_year(year)
-    return {district: (folds.get(originator_id) or HistoryFold()).score(rubric)
-            for originator_id, district in owners.items()}
+    return {district: histories[originator_id].score(rubric) for originator_id, district in owners.items()}
 
 
 def _upcasters() -> dict[str, Any]:

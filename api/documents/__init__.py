@@ -1,0 +1,1 @@
+"""Documents the service hands out: spreadsheet cells, server-drawn SVG charts and PDF bulletins."""

@@ -1,0 +1,155 @@
+"""Charts drawn on the server as inline SVG: no script, no CDN, prints and scales (width 100%, viewBox).
+
+Every piece of text is escaped: district and category names are typed by people.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable
+
+FONT_FAMILY = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', sans-serif"
+WIDTH = 720  # viewBox units; the SVG itself is width="100%" of whatever holds it
+LABEL_WIDTH = 150  # room for a district name of about ten characters at font-size 14
+VALUE_WIDTH = 64
+ROW = 28
+BAR = 18
+
+# XML 1.0 cannot carry most C0 controls at all, even escaped: drop them so one bad name cannot
+# make the whole page's SVG unparseable.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+GREY = (0xE5, 0xE7, 0xEB)
+GREEN = (0x15, 0x80, 0x3D)
+
+
+def two_decimals(value: Any) -> str:
+    """A score as people read it: two decimals, half up (0.005 → 0.01), as in the 通报."""
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value))  # via str: a float's binary tail must not decide the rounding
+    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
+
+
+def _esc(value: Any) -> str:
+    return html.escape(_XML_FORBIDDEN.sub("", str(value)), quote=True)
+
+
+def _num(x: float | Decimal) -> str:
+    # Coordinates: short and locale-free.
+    return f"{float(x):.2f}".rstrip("0").rstrip(".") or "0"
+
+
+def _ratio(part: Any, whole: Any) -> Decimal:
+    whole = Decimal(str(whole))
+    if whole <= 0:
+        return Decimal(0)
+    return min(max(Decimal(str(part)) / whole, Decimal(0)), Decimal(1))
+
+
+def _svg(label: str, height: float, body: Iterable[str]) -> str:
+    label = _esc(label)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{label}" '
+        f'viewBox="0 0 {WIDTH} {_num(height)}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'font-family="{_esc(FONT_FAMILY)}" font-size="14">'
+        f"<title>{label}</title>" + "".join(body) + "</svg>"
+    )
+
+
+def ranking_bars(rows: list[dict], max_points: Decimal = Decimal(100)) -> str:
+    """Horizontal bars of totals, best first (by rank; equal ranks keep the given official order)."""
+    ordered = sorted(rows, key=lambda r: r["rank"])  # sorted is stable: ties stay in official order
+    area = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 8
+    top = 8
+    body = []
+    for i, row in enumerate(ordered):
+        y = top + i * ROW
+        width = float(_ratio(row["total"], max_points)) * area
+        name, total = row["district"], two_decimals(row["total"])
+        body.append(
+            f'<g class="row" data-rank="{_esc(row["rank"])}">'
+            f"<title>{_esc(name)}：{total} 分，第 {_esc(row['rank'])} 名</title>"
+            f'<text class="rank" x="28" y="{_num(y + BAR - 4)}" text-anchor="end" fill="#6b7280">{_esc(row["rank"])}</text>'
+            f'<text class="name" x="{LABEL_WIDTH - 8}" y="{_num(y + BAR - 4)}" text-anchor="end">{_esc(name)}</text>'
+            f'<rect class="bar" x="{LABEL_WIDTH}" y="{_num(y)}" width="{_num(width)}" height="{BAR}" fill="#2563eb"/>'
+            f'<text class="value" x="{_num(LABEL_WIDTH + width + 6)}" y="{_num(y + BAR - 4)}">{total}</text>'
+            "</g>"
+        )
+    height = top * 2 + max(len(ordered), 1) * ROW
+    return _svg(f"各区总分排名（满分 {two_decimals(max_points)}）", height, body)
+
+
+def _shade(ratio: Decimal) -> str:
+    # Linear grey → green: a plain ramp that still reads when printed in greyscale (darker = better).
+    r = float(ratio)
+    return "#" + "".join(f"{round(g + (c - g) * r):02x}" for g, c in zip(GREY, GREEN))
+
+
+def category_heatmap(rows: list[dict], categories: list[dict]) -> str:
+    """A district × category grid, each cell shaded by score / points and labelled with the score."""
+    header = 44
+    cols = max(len(categories), 1)
+    cell_w = (WIDTH - LABEL_WIDTH) / cols
+    body = []
+    for j, cat in enumerate(categories):
+        x = LABEL_WIDTH + j * cell_w + cell_w / 2
+        body.append(
+            f'<text class="category" x="{_num(x)}" y="18" text-anchor="middle">{_esc(cat["name"])}</text>'
+            f'<text class="points" x="{_num(x)}" y="36" text-anchor="middle" font-size="11" fill="#6b7280">'
+            f"满分 {_esc(two_decimals(cat['points']))}</text>"
+        )
+    for i, row in enumerate(rows):
+        y = header + i * ROW
+        body.append(f'<g class="row"><text class="name" x="{LABEL_WIDTH - 8}" y="{_num(y + ROW / 2 + 5)}" text-anchor="end">{_esc(row["district"])}</text>')
+        scores = row.get("categories", {})
+        for j, cat in enumerate(categories):
+            x = LABEL_WIDTH + j * cell_w
+            score = scores.get(cat["id"])
+            if score is None:
+                fill, text, colour = "#f9fafb", "—", "#9ca3af"  # no score yet: shown, not guessed
+            else:
+                ratio = _ratio(score, cat["points"])
+                fill, text = _shade(ratio), two_decimals(score)
+                colour = "#ffffff" if ratio > Decimal("0.6") else "#111827"  # keep contrast on dark green
+            label = f"{row['district']} · {cat['name']}：{text}"
+            body.append(
+                f'<g class="cell"><title>{_esc(label)}</title>'
+                f'<rect x="{_num(x + 1)}" y="{_num(y + 1)}" width="{_num(cell_w - 2)}" height="{ROW - 2}" fill="{fill}"/>'
+                f'<text x="{_num(x + cell_w / 2)}" y="{_num(y + ROW / 2 + 5)}" text-anchor="middle" fill="{colour}">{_esc(text)}</text></g>'
+            )
+        body.append("</g>")
+    height = header + max(len(rows), 1) * ROW + 8
+    return _svg("各区分类得分（颜色越深得分率越高）", height, body)
+
+
+def district_vs_average(categories: list[dict], district: str | None = None) -> str:
+    """Per category, two bars: this district's score and the city average, both scaled to the category's points."""
+    area = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 8
+    group = 2 * BAR + 14
+    legend = 28
+    who = district if district else "本区"
+    body = [
+        f'<rect x="{LABEL_WIDTH}" y="6" width="12" height="12" fill="#2563eb"/>'
+        f'<text x="{LABEL_WIDTH + 18}" y="17">{_esc(who)}</text>'
+        f'<rect x="{LABEL_WIDTH + 140}" y="6" width="12" height="12" fill="#9ca3af"/>'
+        f'<text x="{LABEL_WIDTH + 158}" y="17">全市平均</text>'
+    ]
+    for i, cat in enumerate(categories):
+        y = legend + i * group
+        score_w = float(_ratio(cat["score"], cat["points"])) * area
+        avg_w = float(_ratio(cat["average"], cat["points"])) * area
+        score, average = two_decimals(cat["score"]), two_decimals(cat["average"])
+        body.append(
+            f'<g class="category" data-id="{_esc(cat["id"])}">'
+            f"<title>{_esc(cat['name'])}：{_esc(who)} {score}，全市平均 {average}（满分 {two_decimals(cat['points'])}）</title>"
+            f'<text class="name" x="{LABEL_WIDTH - 8}" y="{_num(y + BAR + 4)}" text-anchor="end">{_esc(cat["name"])}</text>'
+            f'<rect class="score" x="{LABEL_WIDTH}" y="{_num(y)}" width="{_num(score_w)}" height="{BAR}" fill="#2563eb"/>'
+            f'<text class="value" x="{_num(LABEL_WIDTH + score_w + 6)}" y="{_num(y + BAR - 4)}">{score}</text>'
+            f'<rect class="average" x="{LABEL_WIDTH}" y="{_num(y + BAR)}" width="{_num(avg_w)}" height="{BAR}" fill="#9ca3af"/>'
+            f'<text class="value" x="{_num(LABEL_WIDTH + avg_w + 6)}" y="{_num(y + 2 * BAR - 4)}" fill="#4b5563">{average}</text>'
+            "</g>"
+        )
+    height = legend + max(len(categories), 1) * group + 4
+    return _svg(f"{who}各类得分与全市平均对比", height, body)

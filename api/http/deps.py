@@ -1,0 +1,48 @@
+"""The JSON API's dependencies: who is calling (bearer token), the idempotency key, the group commit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.http.group_commit import GroupCommit
+from api.service import KaoheApp, tokens
+from api.shared import Service
+from domain.actors import Actor
+
+bearer = HTTPBearer(auto_error=False, description="an API token from `kaohe token create`")
+
+
+def actor_for_authorization(service: KaoheApp, authorization: str | None) -> Actor | None:
+    """The actor an `Authorization: Bearer <token>` header speaks for, or None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return tokens.actor_for(service.views, token.strip())
+
+
+def current_actor(service: Service,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    actor = tokens.actor_for(service.views, credentials.credentials if credentials else None)
+    if actor is None:
+        raise HTTPException(401, "需要有效的访问令牌 (missing or unknown bearer token)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="the same key with the same body returns the first response and records nothing new")]
+ReadAfter = Annotated[int | None, Header(
+    alias="Kaohe-Read-After", ge=0,
+    description="a store position a write answered (header Kaohe-Position): the read waits until the views show it")]
+
+
+def get_group_commit(request: Request) -> GroupCommit:
+    return request.app.state.group_commit
+
+
+Committer = Annotated[GroupCommit, Depends(get_group_commit)]

@@ -1,0 +1,508 @@
+"""What the JSON API takes and answers, as pydantic models, so /openapi.json documents every body.
+
+Points are exact decimals inside kaohe; `Points` turns them into JSON numbers here, rounded
+once, half-up, to 2 decimals (domain.scoring.display). Answers allow extra fields, so a field
+the service adds is passed on, not silently dropped; the declared ones are the contract.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from domain.scoring import display
+
+
+def _number(value: Decimal) -> float:
+    return float(display(Decimal(value)))
+
+
+Points = Annotated[Decimal, PlainSerializer(_number, return_type=float, when_used="json")]
+DateText = Annotated[str, Field(description="Asia/Shanghai calendar date, YYYY-MM-DD", examples=["2018-03-15"])]
+
+
+# --- request bodies ------------------------------------------------------------------
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenYear(Body):
+    year: int = Field(examples=[2018])
+    rubric: str = Field(examples=["dalian-2018"])
+    districts: list[str] = Field(examples=[["中山区", "西岗区", "沙河口区"]])
+
+
+class RecordFinding(Body):
+    clause: str = Field(examples=["2.1.a"])
+    occurred_on: DateText | None = None
+    measures: dict[str, Any] | None = Field(
+        None, description="one number per measure key of the clause (rates in %, counts whole)",
+        examples=[{"rate": 77.9}])
+    reference: str | None = None
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class Retraction(Body):
+    reason: str
+    evidence: list[str] | None = None
+
+
+class HoldMeeting(Body):
+    title: str
+    held_on: DateText
+    absent: list[str] = []
+    excused: list[str] = []
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class ScheduleReport(Body):
+    title: str
+    due_on: DateText
+    note: str | None = None
+
+
+class RecordSubmission(Body):
+    district: str
+    submitted_on: DateText
+    evidence: list[str] | None = None
+
+
+class AssignTask(Body):
+    title: str
+    assigned_on: DateText
+    due_on: DateText
+    districts: list[str]
+    note: str | None = None
+
+
+class RecordOutcome(Body):
+    district: str
+    outcome: Literal["completed", "unfinished"]
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class FileDispute(Body):
+    statement: str
+    evidence: list[str] | None = None
+
+
+class ResolveDispute(Body):
+    decision: Literal["upheld", "overturned"]
+    reason: str
+    evidence: list[str] | None = None
+
+
+class SignOff(Body):
+    indicator: str = Field(examples=["8.2"])
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class CloseYear(Body):
+    force: bool = False
+    note: str | None = None
+
+
+# --- answers ---------------------------------------------------------------------------
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(Answer):
+    code: str = Field(examples=["invalid"])
+    message: str = Field(description="in Chinese, with an English gloss", examples=["title 不能为空 (title is required)"])
+    field: str | None = Field(None, description="the input it is about, e.g. measures.rate")
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Receipt(Answer):
+    """What a writer keeps: which chain, how long it is now, and its head (the newest event's hash)."""
+
+    aggregate: str
+    version: int
+    head: str
+
+
+class Health(Answer):
+    status: str
+
+
+class YearSummary(Answer):
+    year: int
+    rubric: str
+    districts: list[str]
+    closed: bool
+
+
+class Years(Answer):
+    years: list[YearSummary]
+
+
+class YearInfo(Answer):
+    year: int
+    rubric: str
+    rubric_hash: str
+    districts: list[str]
+    closed: bool
+
+
+class OpenedYear(Answer):
+    year: int
+    rubric: str
+    rubric_hash: str
+    districts: list[str]
+    receipt: Receipt
+
+
+class ClosedYear(Answer):
+    year: int
+    closed: bool
+    forced: bool
+    unsigned: list[list[str]] = Field(description="[district, indicator] pairs not signed off at close")
+    receipt: Receipt
+    digest: str
+
+
+class MeasureTree(Answer):
+    key: str
+    label: str
+    unit: str
+    target: Points | None = None
+    required: Points | None = None
+
+
+class TierTree(Answer):
+    min: Points
+    earn: Points
+
+
+class ClauseTree(Answer):
+    id: str
+    kind: str
+    finding_kind: str | None = None
+    label: str
+    points: Points
+    text: str
+    per: Points | None = None
+    step: Points | None = None
+    threshold: Points | None = None
+    measures: list[MeasureTree] | None = None
+    tiers: list[TierTree] | None = None
+    exempts: str | list[str] | None = None
+    note: str | None = None
+
+
+class IndicatorTree(Answer):
+    id: str
+    name: str
+    points: Points
+    departments: list[str]
+    evidence: list[str]
+    clauses: list[ClauseTree]
+
+
+class CategoryTree(Answer):
+    id: str
+    name: str
+    points: Points
+    indicators: list[IndicatorTree]
+
+
+class RubricTree(Answer):
+    id: str
+    title: str
+    content_hash: str
+    total: Points
+    notes: list[str]
+    warnings: list[str]
+    categories: list[CategoryTree]
+
+
+class Problem(Answer):
+    aggregate: str | None = None
+    version: int | None = None
+    position: int | None = None
+    problem: str
+
+
+class Verification(Answer):
+    ok: bool
+    events: int
+    chains: int
+    head: str
+    problems: list[Problem]
+    first_broken: Problem | None
+
+
+class RecordedFinding(Answer):
+    id: str
+    district: str
+    clause: str
+    indicator: str
+    receipt: Receipt
+
+
+class Retracted(Answer):
+    id: str
+    retracted: bool
+    receipt: Receipt
+
+
+class FiledDispute(Answer):
+    id: str
+    finding: str
+    district: str
+    status: str
+    receipt: Receipt
+
+
+class ResolvedDispute(Answer):
+    id: str
+    district: str
+    status: str
+    receipt: Receipt
+
+
+class DisputeEntry(Answer):
+    id: str
+    district: str
+    finding: str
+    indicator: str
+    clause: str
+    departments: list[str]
+    status: Literal["open", "upheld", "overturned"]
+    statement: str
+    evidence: list[str]
+    filed_at: str
+    filed_by: dict[str, Any]
+    resolved_at: str | None
+    resolved_by: dict[str, Any] | None
+    reason: str | None
+
+
+class DisputeQueue(Answer):
+    year: int
+    disputes: list[DisputeEntry]
+
+
+class SignedOff(Answer):
+    district: str
+    indicator: str
+    signed_off: bool
+    receipt: Receipt
+
+
+class CausedFinding(Answer):
+    id: str
+    district: str
+    clause: str
+    receipt: Receipt
+    reason: Literal["late", "missing"] | None = None
+
+
+class HeldMeeting(Answer):
+    id: str
+    findings: list[CausedFinding]
+
+
+class MeetingEntry(Answer):
+    id: str
+    title: str
+    held_on: str
+    absent: list[str]
+    excused: list[str]
+    recorded_at: str
+
+
+class Meetings(Answer):
+    year: int
+    meetings: list[MeetingEntry]
+
+
+class ScheduledReport(Answer):
+    id: str
+    title: str
+    due_on: str
+
+
+class ReportEntry(Answer):
+    id: str
+    title: str
+    due_on: str
+    submissions: dict[str, str] = Field(description="district → date submitted")
+    late_submissions: dict[str, bool] = Field(description="district → submitted after the due date")
+    closed: bool
+    late: list[str] | None = None
+    missing: list[str] | None = None
+    recorded_at: str
+
+
+class Reports(Answer):
+    year: int
+    reports: list[ReportEntry]
+
+
+class RecordedSubmission(Answer):
+    report: str
+    district: str
+    submitted_on: str
+    on_time: bool
+    receipt: Receipt
+
+
+class ClosedReport(Answer):
+    id: str
+    late: list[str]
+    missing: list[str]
+    findings: list[CausedFinding]
+
+
+class AssignedTask(Answer):
+    id: str
+    title: str
+    districts: list[str]
+
+
+class TaskEntry(Answer):
+    id: str
+    title: str
+    assigned_on: str
+    due_on: str
+    districts: list[str]
+    outcomes: dict[str, str] = Field(description="district → completed | unfinished")
+    recorded_at: str
+
+
+class Tasks(Answer):
+    year: int
+    tasks: list[TaskEntry]
+
+
+class TaskFinding(Answer):
+    id: str
+    clause: str
+
+
+class RecordedOutcome(Answer):
+    task: str
+    district: str
+    outcome: str
+    finding: TaskFinding | None = None
+    receipt: Receipt
+
+
+class RankRow(Answer):
+    district: str
+    total: Points
+    rank: int
+    signed_off: int
+    categories: dict[str, Points]
+
+
+class Ranking(Answer):
+    year: int
+    final: bool
+    as_of: str | None
+    digest: str | None
+    indicators: int
+    districts: list[RankRow]
+
+
+class FindingEntry(Answer):
+    id: str
+    clause: str | None = None
+    status: Literal["live", "retracted", "overturned"] | None = None
+    counted: bool
+    recorded_at: str | None = None
+    occurred_on: str | None = None
+    measures: dict[str, Any] | None = None
+    evidence: list[str] | None = None
+    note: str | None = None
+    status_reason: str | None = None
+    dispute: dict[str, Any] | None = None
+
+
+class ClauseResult(Answer):
+    id: str
+    kind: str
+    label: str
+    points: Points
+    deduction: Points
+    exempt: bool
+    counted: list[str]
+    findings: list[FindingEntry]
+
+
+class IndicatorResult(Answer):
+    id: str
+    name: str
+    points: Points
+    score: Points
+    deduction: Points
+    signed_off: bool
+    exempt: bool
+    gated: bool
+    clauses: list[ClauseResult]
+
+
+class CategoryResult(Answer):
+    id: str
+    name: str
+    points: Points
+    score: Points
+    indicators: list[IndicatorResult]
+
+
+class Breakdown(Answer):
+    year: int
+    district: str
+    total: Points
+    signed_off: int
+    as_of: str | None
+    categories: list[CategoryResult]
+
+
+class IndicatorChange(Answer):
+    indicator: str
+    name: str
+    before: Points
+    after: Points
+    change: Points
+
+
+class ScoreDifference(Answer):
+    district: str
+    since: str | None
+    until: str | None
+    before: Points
+    after: Points
+    change: Points
+    indicators: list[IndicatorChange]
+
+
+class AuditEvent(Answer):
+    seq: int
+    position: int
+    recorded_at: str
+    actor: dict[str, Any]
+    type: str
+    data: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+class AuditLog(Answer):
+    year: int
+    district: str
+    events: list[AuditEvent]

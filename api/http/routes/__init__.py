@@ -1,0 +1,10 @@
+"""The JSON API's routes, one module per resource; each route parses, calls the service once, answers."""
+
+from fastapi import APIRouter
+
+from api.http.errors import ERROR_RESPONSES
+from api.http.routes import findings, office, scores, years
+
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+for module in (years, findings, office, scores):
+    router.include_router(module.router)

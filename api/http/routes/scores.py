@@ -1,0 +1,59 @@
+"""Scores and history: the ranking, a district's breakdown (as of any instant), the change between two, the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from api.documents.audit_csv import audit_csv
+from api.http import models as m
+from api.http.deps import CurrentActor, ReadAfter
+from api.shared import Service, attachment
+
+router = APIRouter()
+YEAR = "/years/{year}"
+AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/Shanghai) or datetime")]
+
+
+@router.get(YEAR + "/scores", response_model=m.Ranking)
+def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None, after: ReadAfter = None) -> Response:
+    if as_of:
+        return _json(m.Ranking.model_validate(service.scores(actor, year, as_of=as_of)))
+    ranking = service.scores(actor, year)  # checks the role before anything is remembered or answered
+    # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered).
+    return Response(service.remembered("scores.json", year, lambda: _bytes(m.Ranking.model_validate(ranking))),
+                    media_type="application/json")
+
+
+def _bytes(model: m.Answer) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def _json(model: m.Answer) -> Response:
+    return Response(_bytes(model), media_type="application/json")
+
+
+@router.get(YEAR + "/districts/{district}/score", response_model=m.Breakdown, response_model_exclude_unset=True)
+def district_score(year: int, district: str, service: Service, actor: CurrentActor, as_of: AsOf = None,
+                   after: ReadAfter = None) -> dict:
+    if after:
+        service.year_info(year, after)
+    return service.district_score(actor, year, district, as_of=as_of)
+
+
+@router.get(YEAR + "/districts/{district}/score/diff", response_model=m.ScoreDifference)
+def score_difference(year: int, district: str, service: Service, actor: CurrentActor,
+                     since: Annotated[str, Query(description="ISO date or datetime")], until: AsOf = None) -> dict:
+    return service.score_difference(actor, year, district, since=since, until=until)
+
+
+@router.get(YEAR + "/districts/{district}/audit", response_model=m.AuditLog,
+            responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ?format=csv"}})
+def audit(year: int, district: str, service: Service, actor: CurrentActor,
+          format: Literal["json", "csv"] = "json") -> dict | Response:
+    events = service.audit(actor, year, district)
+    if format == "csv":
+        return Response(audit_csv(events), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": attachment(f"audit-{year}-{district}.csv")})
+    return {"year": year, "district": district, "events": events}

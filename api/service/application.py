@@ -1,0 +1,183 @@
+"""The application service (`KaoheApp`): every use case of kaohe as a method, for HTTP, the pages,
+the command line and tests.
+
+It is one `eventsourcing` Application assembled from small parts: the write path
+(`writes.py`), the use cases (`commands/`), the reads (`reads/`) and the history readers
+(`history.py`). `bootstrap.py` builds it with its views and projection runner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Transcoder
+
+from api.service import history
+from api.service.commands.findings import FindingCommands
+from api.service.commands.office import OfficeCommands
+from api.service.commands.years import YearCommands
+from api.service.reads.records import RecordReads
+from api.service.reads.scores import ScoreReads
+from api.service.rubric_files import load_rubric
+from api.service.storage import OrjsonTranscoder
+from api.service.writes import WritePath
+from domain.actors import require
+from domain.errors import Conflict, NotFound
+from domain.ledger import DistrictLedger, ledger_id, ledger_prefix, recorded_at
+from domain.lifecycle import DistrictHistory
+from domain.rubric import Rubric
+from domain.year import AssessmentYear, year_id
+
+READ_WAIT = 5.0  # seconds a read waits for the views to reach a write it must see
+
+
+class KaoheApp(ScoreReads, RecordReads, YearCommands, FindingCommands, OfficeCommands, WritePath, Application):
+    name = "kaohe"
+    env = {
+        # Without the cache every command replays the whole district history (notes: 59 writes/s).
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        # Commands validate before they trigger events and a failed save evicts the aggregate,
+        # so copying every cached aggregate on every get (O(history)) buys nothing.
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    }
+
+    def __init__(self, env: dict[str, str] | None = None):
+        super().__init__(env)
+        self.init_write_path()
+        self._rubrics: dict[int, Rubric] = {}
+        self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
+        self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see ScoreReads.remembered
+        # Set by bootstrap.build: the views, the catch-up over them and the runner that drives it.
+        self.views: Any = None
+        self.catchup: Any = None
+        self.runner: Any = None
+
+    @classmethod
+    def from_url(cls, url: str | None = None, *, follow: bool = True, **extra: str) -> KaoheApp:
+        from api.service.bootstrap import build
+
+        return build(url, follow=follow, **extra)
+
+    def env_dict(self) -> dict[str, str]:
+        keys = ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "POSTGRES_DBNAME", "POSTGRES_HOST", "POSTGRES_PORT",
+                "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_SCHEMA")
+        return {k: self.env.get(k) or "" for k in keys}
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    def close(self) -> None:
+        try:
+            if self.runner is not None:
+                self.runner.stop()
+            if self.views is not None:
+                self.views.close()
+        finally:
+            super().close()
+
+    # --- the read side ------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Bring the views up to the store now (the command line, the runner, tests)."""
+        return self.catchup.run()
+
+    def fresh(self, after: int | None = None) -> None:
+        """Before a read: wait (bounded) until the views hold every write this process made, and `after`.
+
+        Without a running runner (a one-shot command line), catch up here instead. Right after start,
+        the views are first brought up to what the store held when the first read came.
+        """
+        target = max(self.written_position, after or 0)
+        reached = self.catchup.caught_up_to
+        if reached is None:  # just started: show at least what the store held when the first read came
+            target = max(target, self.recorder.max_notification_id() or 0)
+        if target == 0 or (reached or 0) >= target:
+            return
+        if self.runner is None or not self.runner.running:
+            self.catch_up()
+            return
+        self.runner.nudge()
+        if self.runner.error is None:
+            self.catchup.wait_for(target, READ_WAIT)
+
+    def verify(self, year: int | None = None, actor: Any = None) -> dict[str, Any]:
+        """Walk every stored hash chain (of one year, or all); see api.service.history.verify."""
+        if actor is not None:
+            require(actor, "verify")
+        if year is not None:
+            self._year(year)  # 404 for a year never opened
+        return history.verify(self, year)
+
+    def replay(self, year: int) -> dict[str, Any]:
+        """Rebuild every projection from the store; return the final ranking and the history's digest."""
+        self._remembered.clear()
+        self.catchup.rebuild()
+        ranking = self.scores(self.system_actor, year)
+        # A second, independent reading of the same rows: the fast path must agree to the last decimal.
+        fast = {district: score.total for district, score in history.fast_scores(self, year).items()}
+        agrees = fast == {row["district"]: row["total"] for row in ranking["districts"]}
+        return {**ranking, "digest": history.store_digest(self, year), "fast_path_agrees": agrees}
+
+    # --- aggregates ---------------------------------------------------------------
+
+    def rubric_of_year(self, year: int) -> Rubric:
+        """The rubric a year pinned when it opened; refuses one whose content has changed since."""
+        rubric = self._rubrics.get(year)
+        if rubric is None:
+            y = self._year(year)
+            rubric = load_rubric(y.rubric)
+            if rubric.content_hash != y.rubric_hash:
+                raise Conflict(
+                    f"{year} 年度锁定的考核细则 {y.rubric} 已被修改 (rubric content hash changed since the year opened)"
+                )
+            self._rubrics[year] = rubric
+        return rubric
+
+    def _year(self, year: int) -> AssessmentYear:
+        try:
+            return self._get(year_id(year))
+        except AggregateNotFoundError:
+            raise NotFound(f"没有 {year} 年度的考核 (year {year} is not open)") from None
+
+    def _ledger(self, year: int, district: str) -> DistrictLedger:
+        return self._get(ledger_id(year, district))
+
+    def _ledger_holding(self, year: int, item_id: str, what: str) -> DistrictLedger:
+        """The ledger a finding or dispute id belongs to, found from the id itself (its first hex digits
+        name the ledger), never through the views. Ids written before that rule: every ledger is asked."""
+        y = self._year(year)
+        prefixes = self._prefixes.get(year)
+        if prefixes is None:
+            prefixes = {}
+            for d in y.districts:
+                prefixes.setdefault(ledger_prefix(year, d), []).append(d)
+            self._prefixes[year] = prefixes
+        try:
+            prefix = UUID(str(item_id)).hex[:8]
+        except ValueError:
+            raise NotFound(f"{year} 年度没有{what} {item_id}") from None
+        candidates = prefixes.get(prefix, [])
+        for district in [*candidates, *(d for d in y.districts if d not in candidates)]:
+            ledger = self._ledger(year, district)
+            if item_id in ledger.history.findings or item_id in ledger.history.disputes:
+                return ledger
+        raise NotFound(f"{year} 年度没有{what} {item_id}")
+
+    def load_history(self, aggregate_id: str, upto_version: int, *, details: bool = False) -> DistrictHistory:
+        """A ledger's history read from the store up to a version (the scoreboard's source of truth)."""
+        folded = DistrictHistory(details=details)
+        for stored in self.recorder.select_events(UUID(str(aggregate_id)), lte=upto_version):
+            event = self.mapper.to_domain_event(stored)
+            folded.apply(type(event).__name__, vars(event), recorded_at(event), event.originator_version)
+        return folded
+
+    def _workflow(self, cls: type, year: int, aggregate_id: str, what: str) -> Any:
+        try:
+            aggregate = self._get(UUID(str(aggregate_id)))
+        except (AggregateNotFoundError, ValueError):
+            raise NotFound(f"没有这个{what}: {aggregate_id}") from None
+        if not isinstance(aggregate, cls) or aggregate.year != year:
+            raise NotFound(f"{year} 年度没有这个{what}: {aggregate_id}")
+        return aggregate

@@ -1,0 +1,43 @@
+"""The composition root: builds the application service, its views and the runner that keeps them caught up.
+
+Everything infrastructural is made here, once, from settings (the database URL), never at
+import time; tests pass their own URL to get their own store.
+"""
+
+from __future__ import annotations
+
+from api.service.application import KaoheApp
+from api.service.storage import database_url, library_env
+from projections.audit_log import AuditLog
+from projections.catchup import CatchUp
+from projections.runner import ProjectionRunner
+from projections.scoreboard import Scoreboard
+from projections.store import ViewStore
+
+
+def build(url: str | None = None, *, follow: bool = True, read_only: bool = False, **extra: str) -> KaoheApp:
+    """The service on the store at `url` (default `KAOHE_DATABASE_URL`); `extra` adds library settings."""
+    env = library_env(url or database_url())
+    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+        # SQLite is the one-process deployment: the cache need not re-read the store
+        # before each command (a stale aggregate would still fail to save, be evicted
+        # and retried). Several processes share PostgreSQL, so there it fast-forwards.
+        env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
+    return assemble({**env, **extra}, follow=follow, read_only=read_only)
+
+
+def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = False) -> KaoheApp:
+    """The service on the library settings `env`, with its views, projections and runner.
+
+    `follow`: start the projection runner (a server process, a long-lived test app). Without it
+    (one-shot command-line use) reads catch up by themselves. `read_only`: open the views without
+    creating or changing anything (`kaohe verify` on a read-only copy).
+    """
+    app = KaoheApp(env=env)
+    app.views = ViewStore({**app.env_dict(), **env}, read_only=read_only)
+    scoreboard = Scoreboard(app.rubric_of_year, app.load_history)
+    app.catchup = CatchUp(app, app.views, [scoreboard, AuditLog()])
+    if follow and not read_only:
+        app.runner = ProjectionRunner(app.catchup)
+        app.runner.start()
+    return app

@@ -1,0 +1,172 @@
+"""The office's workflows on 8.2 and 8.5: meetings (会议点名), reports (报送材料), temporary tasks (临时交办任务).
+
+Each workflow event is saved in the same transaction as the findings it causes on the ledgers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.service.writes import strings
+from domain.actors import Actor, require
+from domain.ledger import new_item_id
+from domain.office import (
+    MEETING_CLAUSE,
+    REPORT_CLAUSE,
+    TASK_CLAUSE,
+    Meeting,
+    Report,
+    Task,
+)
+
+
+class OfficeCommands:
+    def hold_meeting(self, actor: Actor, *, year: int, title: str, held_on: str, absent: list[str],
+                     excused: list[str] | None = None, note: str | None = None, evidence: list | None = None,
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        require(actor, "run_office_workflows")
+        excused = list(excused or [])
+        args = {"year": year, "title": title, "held_on": held_on, "absent": absent, "excused": excused, "note": note,
+                "evidence": evidence}
+
+        def build() -> tuple[list, dict]:
+            y = self._open_year(year)
+            day = self._business_date(year, held_on, "held_on", required=True)
+            for field, names in (("absent", absent), ("excused", excused)):
+                for d in strings(names, field):
+                    self._check_district(y, d, field)
+            proof = strings(evidence, "evidence")
+            meeting = Meeting.hold(year=year, title=title, held_on=day, absent=absent, excused=excused,
+                                   actor=actor.as_event(), note=note, evidence=proof)
+            source = {"kind": "meeting", "id": str(meeting.id), "title": meeting.title}
+            ledgers, findings = [], []
+            for d in absent:
+                ledger = self._ledger(year, d)
+                finding_id = new_item_id(year, d)
+                ledger.record_finding(finding_id=finding_id, clause=MEETING_CLAUSE, indicator="8.2",
+                                      actor=actor.as_event(), occurred_on=day, source=source, evidence=proof,
+                                      note=f"未参加：{meeting.title}")
+                ledgers.append(ledger)
+                findings.append({"id": finding_id, "district": d, "clause": MEETING_CLAUSE, "receipt": ledger.receipt})
+            for d in excused:
+                ledger = self._ledger(year, d)
+                ledger.note_activity(activity="excused_absence", actor=actor.as_event(), occurred_on=day,
+                                     source=source, evidence=proof, note=f"请假：{meeting.title}")
+                ledgers.append(ledger)
+            return [meeting, *ledgers], {"id": str(meeting.id), "findings": findings}
+
+        return self._write(actor, "hold_meeting", args, build, idempotency_key)
+
+    def schedule_report(self, actor: Actor, *, year: int, title: str, due_on: str, note: str | None = None,
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        require(actor, "run_office_workflows")
+
+        def build() -> tuple[list, dict]:
+            self._open_year(year)
+            day = self._business_date(year, due_on, "due_on", required=True)
+            report = Report.schedule(year=year, title=title, due_on=day, actor=actor.as_event(), note=note)
+            return [report], {"id": str(report.id), "title": report.title, "due_on": day}
+
+        return self._write(actor, "schedule_report", {"year": year, "title": title, "due_on": due_on, "note": note},
+                           build, idempotency_key)
+
+    def record_submission(self, actor: Actor, *, year: int, report_id: str, district: str, submitted_on: str,
+                          evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+        require(actor, "run_office_workflows")
+
+        def build() -> tuple[list, dict]:
+            y = self._open_year(year)
+            self._check_district(y, district)
+            day = self._business_date(year, submitted_on, "submitted_on", required=True)
+            report = self._workflow(Report, year, report_id, "报送事项 (report)")
+            proof = strings(evidence, "evidence")
+            report.record_submission(district=district, submitted_on=day, actor=actor.as_event(), evidence=proof)
+            ledger = self._ledger(year, district)
+            on_time = not report.is_late(day)
+            ledger.note_activity(activity="report_submitted" if on_time else "report_submitted_late",
+                                 actor=actor.as_event(), occurred_on=day, evidence=proof,
+                                 source={"kind": "report", "id": report_id, "title": report.title,
+                                         "due_on": report.due_on})
+            return [report, ledger], {"report": report_id, "district": district, "submitted_on": day,
+                                      "on_time": on_time, "receipt": ledger.receipt}
+
+        return self._write(actor, "record_submission",
+                           {"year": year, "report": report_id, "district": district, "submitted_on": submitted_on,
+                            "evidence": evidence},
+                           build, idempotency_key)
+
+    def close_report(self, actor: Actor, *, year: int, report_id: str,
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        require(actor, "run_office_workflows")
+
+        def build() -> tuple[list, dict]:
+            y = self._open_year(year)
+            report = self._workflow(Report, year, report_id, "报送事项 (report)")
+            late, missing = report.close(districts=y.districts, actor=actor.as_event())
+            source = {"kind": "report", "id": report_id, "title": report.title, "due_on": report.due_on}
+            ledgers, findings = [], []
+            for d in y.districts:
+                if d not in late and d not in missing:
+                    continue
+                ledger = self._ledger(year, d)
+                finding_id = new_item_id(year, d)
+                what = "逾期报送" if d in late else "未报送"
+                ledger.record_finding(finding_id=finding_id, clause=REPORT_CLAUSE, indicator="8.2",
+                                      actor=actor.as_event(), occurred_on=report.due_on, source=source,
+                                      note=f"{what}：{report.title}")
+                ledgers.append(ledger)
+                findings.append({"id": finding_id, "district": d, "clause": REPORT_CLAUSE,
+                                 "reason": "late" if d in late else "missing", "receipt": ledger.receipt})
+            return [report, *ledgers], {"id": report_id, "late": late, "missing": missing, "findings": findings}
+
+        return self._write(actor, "close_report", {"year": year, "report": report_id}, build, idempotency_key)
+
+    def assign_task(self, actor: Actor, *, year: int, title: str, assigned_on: str, due_on: str,
+                    districts: list[str], note: str | None = None,
+                    idempotency_key: str | None = None) -> dict[str, Any]:
+        require(actor, "run_office_workflows")
+        args = {"year": year, "title": title, "assigned_on": assigned_on, "due_on": due_on,
+                "districts": districts, "note": note}
+
+        def build() -> tuple[list, dict]:
+            y = self._open_year(year)
+            start = self._business_date(year, assigned_on, "assigned_on", required=True)
+            due = self._business_date(year, due_on, "due_on", required=True)
+            for d in strings(districts, "districts"):
+                self._check_district(y, d, "districts")
+            task = Task.assign(year=year, title=title, assigned_on=start, due_on=due, districts=districts,
+                               actor=actor.as_event(), note=note)
+            return [task], {"id": str(task.id), "title": task.title, "districts": task.districts}
+
+        return self._write(actor, "assign_task", args, build, idempotency_key)
+
+    def record_task_outcome(self, actor: Actor, *, year: int, task_id: str, district: str, outcome: str,
+                            note: str | None = None, evidence: list | None = None,
+                            idempotency_key: str | None = None) -> dict[str, Any]:
+        require(actor, "run_office_workflows")
+
+        def build() -> tuple[list, dict]:
+            y = self._open_year(year)
+            self._check_district(y, district)
+            task = self._workflow(Task, year, task_id, "临时交办任务 (task)")
+            proof = strings(evidence, "evidence")
+            task.record_outcome(district=district, outcome=outcome, actor=actor.as_event(), note=note, evidence=proof)
+            ledger = self._ledger(year, district)
+            source = {"kind": "task", "id": task_id, "title": task.title}
+            response: dict[str, Any] = {"task": task_id, "district": district, "outcome": outcome}
+            if outcome == "unfinished":
+                finding_id = new_item_id(year, district)
+                ledger.record_finding(finding_id=finding_id, clause=TASK_CLAUSE, indicator="8.5",
+                                      actor=actor.as_event(), occurred_on=task.due_on, source=source, evidence=proof,
+                                      note=note or f"未完成：{task.title}")
+                response["finding"] = {"id": finding_id, "clause": TASK_CLAUSE}
+            else:
+                ledger.note_activity(activity="task_completed", actor=actor.as_event(), occurred_on=task.due_on,
+                                     source=source, note=note, evidence=proof)
+            response["receipt"] = ledger.receipt
+            return [task, ledger], response
+
+        return self._write(actor, "record_task_outcome",
+                           {"year": year, "task": task_id, "district": district, "outcome": outcome, "note": note,
+                            "evidence": evidence},
+                           build, idempotency_key)

@@ -1,0 +1,136 @@
+"""Reading the records: years, the rubric tree, a district's audit log, the dispute queue, the office's registers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.actors import Actor, can_see_dispute, require, require_reader_of
+from domain.errors import InvalidInput, NotFound
+from domain.lifecycle import DisputeStatus
+from domain.office import is_late
+from projections.catchup import loads
+
+
+class RecordReads:
+    def years(self) -> list[dict[str, Any]]:
+        self.fresh()
+        rows = self.views.query("SELECT year, rubric, districts, closed_at FROM view_years ORDER BY year DESC")
+        return [{"year": y, "rubric": r, "districts": loads(d), "closed": c is not None} for y, r, d, c in rows]
+
+    def year_info(self, year: int, after: int | None = None) -> dict[str, Any]:
+        """The year as the aggregate knows it, closed as the shared views know it too (another process may
+        have closed it). Every read starts here, so it is also where a read waits for the views."""
+        self.fresh(after)
+        y = self._year(year)
+        rows = self.views.query("SELECT closed_at FROM view_years WHERE year = ?", (year,))
+        return {"year": year, "rubric": y.rubric, "rubric_hash": y.rubric_hash, "districts": y.districts,
+                "closed": y.closed or bool(rows and rows[0][0])}
+
+    def unsigned_pairs(self, year: int) -> list[list[str]]:
+        """Every (district, indicator) not yet signed off (核定), in rubric order, as the views show it."""
+        info = self.year_info(year)
+        signed = set(self.views.query("SELECT district, indicator FROM view_signoffs WHERE year = ?", (year,)))
+        rubric = self.rubric_of_year(year)
+        return [[d, i.id] for d in info["districts"] for i in rubric.indicators if (d, i.id) not in signed]
+
+    def rubric_tree(self, year: int) -> dict[str, Any]:
+        rubric = self.rubric_of_year(year)
+        return {
+            "id": rubric.id, "title": rubric.title, "content_hash": rubric.content_hash,
+            "total": rubric.total, "notes": list(rubric.notes), "warnings": list(rubric.warnings),
+            "categories": [
+                {"id": c.id, "name": c.name, "points": c.points, "indicators": [
+                    {"id": i.id, "name": i.name, "points": i.points, "departments": list(i.departments),
+                     "evidence": list(i.evidence), "notes": list(i.notes),
+                     "clauses": [_clause_tree(cl) for cl in i.clauses]}
+                    for i in c.indicators]}
+                for c in rubric.categories
+            ],
+        }
+
+    def audit(self, actor: Actor, year: int, district: str) -> list[dict[str, Any]]:
+        require_reader_of(actor, district)
+        if district not in self.year_info(year)["districts"]:
+            raise NotFound(f"{year} 年度没有被考核单位 {district!r} (unknown district)")
+        rows = self.views.query(
+            "SELECT version, position, recorded_at, actor, type, data, hash, prev_hash FROM view_audit "
+            "WHERE year = ? AND district = ? ORDER BY position", (year, district))
+        return [{"seq": v, "position": p, "recorded_at": at, "actor": loads(a), "type": t, "data": loads(d),
+                 "hash": h, "prev_hash": ph} for v, p, at, a, t, d, h, ph in rows]
+
+    def disputes(self, actor: Actor, year: int, status: str | None = None) -> list[dict[str, Any]]:
+        """The queue: oldest first; a department sees its indicators, a district its own disputes."""
+        self.year_info(year)
+        sql = ("SELECT dispute_id, district, finding_id, indicator, clause, departments, status, statement, evidence, "
+               "filed_at, filed_by, resolved_at, resolved_by, reason FROM view_disputes WHERE year = ?")
+        params: list[Any] = [year]
+        if status:
+            if status not in {s.value for s in DisputeStatus}:
+                raise InvalidInput("status 只能是 open、upheld 或 overturned", field="status")
+            sql += " AND status = ?"
+            params.append(status)
+        result = []
+        for r in self.views.query(sql + " ORDER BY position", params):
+            item = {"id": r[0], "district": r[1], "finding": r[2], "indicator": r[3], "clause": r[4],
+                    "departments": loads(r[5]), "status": r[6], "statement": r[7], "evidence": loads(r[8]),
+                    "filed_at": r[9], "filed_by": loads(r[10]), "resolved_at": r[11],
+                    "resolved_by": loads(r[12]), "reason": r[13]}
+            if can_see_dispute(actor, item["district"], item["departments"]):
+                result.append(item)
+        return result
+
+    def workflows(self, actor: Actor, year: int, kind: str) -> list[dict[str, Any]]:
+        """Meetings, reports or tasks of a year, folded from their events (oldest first)."""
+        require(actor, "read_registers")
+        self.year_info(year)
+        rows = self.views.query(
+            "SELECT aggregate_id, type, data, recorded_at FROM view_audit WHERE year = ? AND kind = ? ORDER BY position",
+            (year, kind))
+        items: dict[str, dict[str, Any]] = {}
+        for aggregate_id, event_type, data, at in rows:
+            d = loads(data)
+            item = items.setdefault(aggregate_id, {"id": aggregate_id})
+            if event_type in ("Held", "Scheduled", "Assigned"):
+                item.update({k: v for k, v in d.items() if k != "year"}, recorded_at=at)
+                if kind == "Report":
+                    item.update(submissions={}, late_submissions={}, closed=False)
+                elif kind == "Task":
+                    item["outcomes"] = {}
+            elif event_type == "SubmissionRecorded":
+                item["submissions"][d["district"]] = d["submitted_on"]
+                item["late_submissions"][d["district"]] = is_late(d["submitted_on"], item["due_on"])
+            elif event_type == "Closed":
+                item.update(closed=True, late=d["late"], missing=d["missing"])
+            elif event_type == "OutcomeRecorded":
+                item["outcomes"][d["district"]] = d["outcome"]
+        return list(items.values())
+
+    def export_xlsx(self, year: int, actor: Actor | None = None) -> bytes:
+        """The workbook of a year's ranking and every district's deductions (office, auditor, admin)."""
+        from api.documents.workbook import build_workbook
+
+        reader = actor or self.system_actor
+        require(reader, "export")
+        ranking = self.scores(reader, year)
+        breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
+        return build_workbook(ranking, breakdowns, self.rubric_of_year(year))
+
+
+def _clause_tree(cl: Any) -> dict[str, Any]:
+    tree: dict[str, Any] = {"id": cl.id, "kind": cl.kind, "finding_kind": cl.finding_kind, "label": cl.label,
+                            "points": cl.points, "text": cl.text}
+    for name in ("per", "step", "threshold"):
+        if getattr(cl, name) is not None:
+            tree[name] = getattr(cl, name)
+    if cl.measures:
+        tree["measures"] = [{"key": m.key, "label": m.label, "unit": m.unit,
+                             **({"target": m.target} if m.target is not None else {}),
+                             **({"required": m.required} if m.required is not None else {})}
+                            for m in cl.measures]
+    if cl.tiers:
+        tree["tiers"] = [{"min": t.min, "earn": t.earn} for t in cl.tiers]
+    if cl.exempts:
+        tree["exempts"] = cl.exempts
+    if cl.note:
+        tree["note"] = cl.note
+    return tree

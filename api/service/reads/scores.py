@@ -1,0 +1,181 @@
+"""Reading scores: the ranking, a district's breakdown with the findings behind each clause, as of any instant.
+
+Current answers come from the scoreboard's views; `as_of` answers fold the audit log's events
+up to that instant with the same `DistrictHistory` the scoreboard uses, so both agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from domain.actors import Actor, require, require_reader_of
+from domain.chain import history_digest
+from domain.errors import InvalidInput, NotFound
+from domain.lifecycle import DistrictHistory
+from projections.catchup import loads
+from projections.scoreboard import breakdown
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def as_of_bound(value: str | None) -> str | None:
+    """`as_of` → the last included instant as UTC ISO text. A date means the end of that day in Shanghai."""
+    if not value:
+        return None
+    try:
+        if "T" not in value and " " not in value:  # a date (2018-12-31): the end of that day
+            day = date.fromisoformat(value)
+            end = datetime.combine(day + timedelta(days=1), time(0), SHANGHAI) - timedelta(microseconds=1)
+        else:
+            end = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if end.tzinfo is None:
+                end = end.replace(tzinfo=SHANGHAI)
+        bound = end.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"as_of 格式错误，应为日期或日期时间 (malformed as_of: {value!r})", field="as_of") from None
+    return bound
+
+
+class ScoreReads:
+    """Mixed into the application service; `self.views` is its read side."""
+
+    def scores(self, actor: Actor, year: int, as_of: str | None = None) -> dict[str, Any]:
+        require(actor, "read_ranking")
+        info = self.year_info(year)
+        bound = as_of_bound(as_of)
+        if bound is None:
+            ranked = rank([loads(summary) for (summary,) in self.views.query(
+                "SELECT summary FROM view_districts WHERE year = ? AND summary IS NOT NULL", (year,))])
+        else:
+            ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]])
+        final = info["closed"] and bound is None
+        return {
+            "year": year, "final": final, "as_of": bound, "digest": self.digest(year) if final else None,
+            "indicators": len(self.rubric_of_year(year).indicators),
+            "districts": [
+                {"district": r["district"], "total": Decimal(r["total"]), "rank": r["rank"],
+                 "signed_off": r["signed_off"],
+                 "categories": {c["id"]: Decimal(c["score"]) for c in r["categories"]}}
+                for r in ranked
+            ],
+        }
+
+    def remembered_now(self, name: str, year: int) -> Any:
+        """The remembered answer if the views have not moved on since; None otherwise."""
+        self.fresh()
+        hit = self._remembered.get((name, year))
+        if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
+            return hit[1]
+        return None
+
+    def remembered(self, name: str, year: int, compute: Callable[[], Any]) -> Any:
+        """A read answer kept until the views move on.
+
+        The views are a function of the store's history up to the position they have caught
+        up to, so the same position gives the same answer, in any process. Callers check the
+        reader's role before asking.
+        """
+        value = self.remembered_now(name, year)
+        if value is None:
+            # Labelled with the position reached before computing: the answer holds at least
+            # that much (the runner may catch up further meanwhile; a label older than the
+            # content only costs a recomputation, a newer one would hide a write).
+            position = self.catchup.caught_up_to
+            value = compute()
+            self._remembered[(name, year)] = (position, value)
+        return value
+
+    def district_score(self, actor: Actor, year: int, district: str, as_of: str | None = None) -> dict[str, Any]:
+        require_reader_of(actor, district)
+        info = self.year_info(year)
+        if district not in info["districts"]:
+            raise NotFound(f"{year} 年度没有被考核单位 {district!r} (unknown district)")
+        bound = as_of_bound(as_of)
+        if bound is None:
+            rows = self.views.query("SELECT breakdown FROM view_districts WHERE year = ? AND district = ?",
+                                    (year, district))
+            result = loads(rows[0][0]) if rows and rows[0][0] else self._breakdown_as_of(year, district, None)[0]
+            details = self._finding_details(year, district)
+        else:
+            result, history = self._breakdown_as_of(year, district, bound)
+            details = {fid: history.finding_view(fid) for fid in history.findings}
+        rubric = self.rubric_of_year(year)
+        for category in result["categories"]:
+            for indicator in category["indicators"]:
+                for clause in indicator["clauses"]:
+                    cl = rubric.clause(clause["id"])
+                    clause.update(kind=cl.kind, label=cl.label, points=str(cl.points))
+                    live = set(clause["findings"])
+                    # Live findings first (they carry the deduction), then the retracted or
+                    # overturned ones, so the district sees what was taken back and why.
+                    clause["findings"] = [
+                        {**details.get(fid, {"id": fid}), "counted": fid in clause["counted"]}
+                        for fid in clause["findings"]
+                    ] + [
+                        {**d, "counted": False} for d in details.values()
+                        if d.get("clause") == cl.id and d["id"] not in live
+                    ]
+        result.update(year=year, as_of=bound)
+        return result
+
+    def _breakdown_as_of(self, year: int, district: str, bound: str | None) -> tuple[dict[str, Any], DistrictHistory]:
+        """The district's breakdown and history from the audit log's events recorded up to `bound`."""
+        sql = "SELECT type, data, actor, recorded_at FROM view_audit WHERE year = ? AND district = ? AND kind = ?"
+        params: list[Any] = [year, district, "DistrictLedger"]
+        if bound is not None:
+            sql += " AND recorded_at <= ?"
+            params.append(bound)
+        history = DistrictHistory(details=True)
+        for event, data, who, at in self.views.query(sql + " ORDER BY position", params):
+            history.apply(event, {**loads(data), "actor": loads(who)}, at)
+        rubric = self.rubric_of_year(year)
+        return breakdown(rubric, district, history.score(rubric), set(history.signed)), history
+
+    def _finding_details(self, year: int, district: str) -> dict[str, dict[str, Any]]:
+        rows = self.views.query(
+            "SELECT finding_id, clause, recorded_at, data, status, status_reason, dispute FROM view_findings "
+            "WHERE year = ? AND district = ? ORDER BY position", (year, district))
+        return {fid: {"id": fid, "clause": clause, "recorded_at": at, **loads(data), "status": status,
+                      "status_reason": reason, "dispute": loads(dispute)}
+                for fid, clause, at, data, status, reason, dispute in rows}
+
+    def score_difference(self, actor: Actor, year: int, district: str, since: str,
+                         until: str | None = None) -> dict[str, Any]:
+        """What changed in a district's score between two instants, indicator by indicator."""
+        before = self.district_score(actor, year, district, as_of=since)
+        after = self.district_score(actor, year, district, as_of=until)
+        old = {i["id"]: i for c in before["categories"] for i in c["indicators"]}
+        changes = []
+        for category in after["categories"]:
+            for i in category["indicators"]:
+                was = Decimal(old[i["id"]]["score"])
+                now = Decimal(i["score"])
+                if was != now:
+                    changes.append({"indicator": i["id"], "name": i["name"], "before": was, "after": now,
+                                    "change": now - was})
+        return {"district": district, "since": before["as_of"], "until": after["as_of"],
+                "before": Decimal(before["total"]), "after": Decimal(after["total"]),
+                "change": Decimal(after["total"]) - Decimal(before["total"]), "indicators": changes}
+
+    def digest(self, year: int) -> str:
+        """SHA-256 over every chain head of the year, as the audit log has seen them."""
+        self.fresh()
+        rows = self.views.query(
+            "SELECT e.aggregate_id, e.version, e.hash FROM view_audit e JOIN ("
+            " SELECT aggregate_id, MAX(version) AS v FROM view_audit WHERE year = ? GROUP BY aggregate_id) m"
+            " ON e.aggregate_id = m.aggregate_id AND e.version = m.v", (year,))
+        return history_digest((a, v, h) for a, v, h in rows)
+
+
+def rank(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best first; equal totals share a rank (1, 1, 3)."""
+    ordered = sorted(results, key=lambda r: (-Decimal(r["total"]), r["district"]))
+    previous = None
+    for place, r in enumerate(ordered, start=1):
+        total = Decimal(r["total"])
+        r["rank"] = previous[1] if previous and previous[0] == total else place
+        previous = (total, r["rank"])
+    return ordered

@@ -1,0 +1,209 @@
+"""The write path every command takes: role check, input check, one atomic save, retry, idempotency.
+
+A command builds its changed aggregates and its answer in `build`; `_write` saves them in one
+`save()` (one transaction). A concurrent write to the same aggregate (`IntegrityError`) is
+retried after a short random pause; an `idempotency_key` makes a repeated command return its
+first answer and record nothing new. Every write's answer carries the store position it
+reached, so a read that follows can wait for the views to show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from datetime import date
+from typing import Any, Callable
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.actors import Actor, require_writer
+from domain.errors import Conflict, InvalidInput
+from domain.idempotency import IdempotencyRecord, idempotency_id
+from domain.rubric import canonical_json
+from domain.text import check_input
+from domain.year import AssessmentYear
+
+MAX_ATTEMPTS = 20
+YEAR_RECHECK = 0.25  # seconds
+
+
+class IdempotencyKeyReused(InvalidInput):
+    code = "idempotency_key_reused"
+
+
+class WritePath:
+    """Mixed into `KaoheApp` (an eventsourcing Application)."""
+
+    system_actor = Actor("kaohe", "admin")  # for reads the service makes on its own behalf (replay, export)
+
+    def init_write_path(self) -> None:
+        self._write_lock = threading.RLock()
+        self._command = threading.local()  # the aggregates the running command has touched
+        self._batch: list | None = None  # inside run_together: aggregates waiting for one save
+        self._year_checked: dict[int, float] = {}  # year → when the store was last asked about it
+        self.written_position = 0  # the newest store position this process wrote
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)  # type: ignore[misc]
+        if recordings:
+            self.written_position = max(self.written_position, recordings[-1].notification.id)
+            if getattr(self, "runner", None) is not None:
+                self.runner.nudge()
+        return recordings
+
+    def _get(self, aggregate_id: Any) -> Any:
+        """Get an aggregate, noting it as touched by the running command (see `_write`)."""
+        aggregate = self.repository.get(aggregate_id)
+        touched = getattr(self._command, "touched", None)
+        if touched is not None:
+            touched.append(aggregate)
+        return aggregate
+
+    def _open_year(self, year: int) -> AssessmentYear:
+        y = self._year(year)
+        if not self.repository.fastforward and self._year_may_have_moved(y):
+            # Another process closed (or otherwise moved) the year since it was cached here.
+            self._evict([y])
+            y = self._year(year)
+        y.check_open()
+        return y
+
+    def _year_may_have_moved(self, y: AssessmentYear) -> bool:
+        """Look in the store for newer year events, at most every YEAR_RECHECK seconds.
+
+        A close in this process is seen at once (the cached year is the one it closed); a
+        close by another process sharing the SQLite file is seen within YEAR_RECHECK.
+        """
+        now = time.monotonic()
+        if now - self._year_checked.get(y.year, -YEAR_RECHECK) < YEAR_RECHECK:
+            return False
+        self._year_checked[y.year] = now
+        return bool(list(self.events.get(y.id, gt=y.version)))
+
+    def _write(self, actor: Actor, command: str, args: dict[str, Any], build: Callable[[], tuple[list, dict]],
+               idempotency_key: str | None = None) -> dict[str, Any]:
+        """Run `build` (→ aggregates to save, response) and save atomically; retry on conflict.
+
+        Every aggregate the command got is evicted from the cache if anything goes wrong, so a
+        half-run command can never leave a changed aggregate behind. Inside `run_together`
+        the save is left to the batch.
+        """
+        require_writer(actor)
+        for field, value in args.items():
+            check_input(value, field)
+        fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
+        with self._write_lock:
+            for attempt in range(MAX_ATTEMPTS):
+                if idempotency_key:
+                    earlier = self._earlier_response(actor, idempotency_key, fingerprint)
+                    if earlier is not None:
+                        return earlier
+                self._command.touched = touched = []
+                try:
+                    aggregates, response = build()
+                    if idempotency_key:
+                        aggregates.append(IdempotencyRecord.take(
+                            scope=actor.name, key=idempotency_key, fingerprint=fingerprint, response=response))
+                    if self._batch is not None:
+                        self._batch.extend(aggregates)
+                        return response
+                    self.save(*aggregates)
+                except IntegrityError:
+                    # Someone else wrote first: reload and try again, after a short random
+                    # pause so two writers in a tight loop do not keep colliding.
+                    self._evict(touched)
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    continue
+                except BaseException:
+                    self._evict(touched)
+                    raise
+                finally:
+                    self._command.touched = None
+                return response
+        raise Conflict("并发写入冲突，请重试 (concurrent writes kept conflicting; try again)")
+
+    def run_together(self, commands: list[Callable[[], dict[str, Any]]]) -> list[dict[str, Any] | BaseException]:
+        """Run several commands and save all they changed in one transaction (group commit).
+
+        One transaction means one fsync for many commands. If any command is refused or the
+        save conflicts, nothing of the batch was stored: every command then runs again on its
+        own, with its own retries, and the refused one is refused again.
+        """
+        results: list[dict[str, Any] | BaseException] = []
+        with self._write_lock:
+            self._batch = batch = []
+            try:
+                for command in commands:
+                    results.append(command())
+                self.save(*batch)
+                return results
+            except Exception:
+                self._evict(batch)  # nothing of the batch was stored: each command runs again alone
+            except BaseException:
+                self._evict(batch)
+                raise
+            finally:
+                self._batch = None
+        alone: list[dict[str, Any] | BaseException] = []
+        for command in commands:
+            try:
+                alone.append(command())
+            except Exception as e:  # noqa: BLE001 - handed back to that command's caller
+                alone.append(e)
+        return alone
+
+    def _earlier_response(self, actor: Actor, key: str, fingerprint: str) -> dict[str, Any] | None:
+        try:
+            record = self.repository.get(idempotency_id(actor.name, key))
+        except AggregateNotFoundError:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "Idempotency-Key 已用于另一个请求 (this Idempotency-Key was used with a different request)",
+                field="Idempotency-Key",
+            )
+        return {**record.response, "idempotent_replay": True}
+
+    def _evict(self, aggregates: list) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            try:
+                cache.get(aggregate.id, evict=True)
+            except KeyError:
+                pass
+
+    # --- checks on a command's input -------------------------------------------------
+
+    @staticmethod
+    def _check_district(y: AssessmentYear, district: str, field: str = "district") -> None:
+        if district not in y.district_set:
+            raise InvalidInput(f"{y.year} 年度没有被考核单位 {district!r} (unknown district)", field=field)
+
+    @staticmethod
+    def _business_date(year: int, value: str | None, field: str, *, required: bool) -> str | None:
+        """An Asia/Shanghai calendar date inside the assessment year, as ISO text."""
+        if value in (None, ""):
+            if required:
+                raise InvalidInput(f"{field} 必填，格式 YYYY-MM-DD ({field} is required)", field=field)
+            return None
+        try:
+            day = date.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput(f"{field} 日期格式错误，应为 YYYY-MM-DD (malformed date: {value!r})", field=field) from None
+        if day.year != year:
+            raise InvalidInput(f"{field} 不在 {year} 年度内 (date outside the year: {value})", field=field)
+        return day.isoformat()
+
+
+def strings(values: Any, field: str) -> list[str]:
+    """A list of text (evidence references, district names), or a refusal naming the field."""
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidInput(f"{field} 必须是字符串列表 (must be a list of strings)", field=field)
+    return values

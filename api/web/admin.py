@@ -1,0 +1,129 @@
+"""The admin's and the auditor's pages: years, the ranking, verification, the workbook, closing a year."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.service import KaoheApp
+from api.shared import XLSX, Service, attachment
+from api.web.frame import (
+    DEFAULT_RUBRIC,
+    Form,
+    done,
+    guarded,
+    key,
+    landing,
+    render,
+    signed_in,
+    submit,
+    text,
+)
+from domain.actors import Actor, can, require
+from domain.errors import InvalidInput
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- years (admin) ----------------------------------------------------------------------
+
+def years_page(request: Request, service: KaoheApp, actor: Actor, status: int = 200,
+               forms: dict | None = None) -> Response:
+    require(actor, "manage_years")
+    return render(request, "years.html", actor, None, {"years": service.years(), "default_rubric": DEFAULT_RUBRIC},
+                  status, forms)
+
+
+@router.get("/web/years")
+@guarded
+def years(request: Request, service: Service) -> Response:
+    return years_page(request, service, signed_in(request, service))
+
+
+@router.post("/web/years")
+@guarded
+def open_year(request: Request, service: Service, form: Form) -> Response:
+    actor = signed_in(request, service)
+    require(actor, "manage_years")
+    values = {"year": text(form, "year"), "rubric": text(form, "rubric"), "districts": form.get("districts") or ""}
+
+    def action() -> dict:
+        try:
+            year = int(values["year"])
+        except ValueError:
+            raise InvalidInput("请填写年度，例如 2018 (year must be a number)", field="year") from None
+        names = [d.strip() for d in str(values["districts"]).splitlines() if d.strip()]
+        if not names:
+            raise InvalidInput("请填写被考核单位，每行一个 (at least one district)", field="districts")
+        return service.open_year(actor, year=year, rubric=values["rubric"] or DEFAULT_RUBRIC, districts=names,
+                                 idempotency_key=key(form))
+
+    return submit(request, "open_year", ("year", "rubric", "districts"), values, action,
+                  lambda r: done(landing(actor, r["year"]), "year", r.get("receipt")),
+                  lambda forms, status: years_page(request, service, actor, status, forms))
+
+
+
+# --- ranking, verify, export, close -----------------------------------------------------
+
+@router.get("/web/{year}/ranking")
+@guarded
+def ranking(request: Request, service: Service, year: int) -> Response:
+    actor = signed_in(request, service)
+    result = service.scores(actor, year)
+    categories = service.rubric_tree(year)["categories"]
+    return render(request, "ranking.html", actor, year, {
+        "ranking": result, "categories": categories,
+        "can_export": can(actor, "export")})
+
+
+@router.get("/web/{year}/verify")
+@guarded
+def verify(request: Request, service: Service, year: int) -> Response:
+    actor = signed_in(request, service)
+    require(actor, "verify")
+    service.year_info(year)
+    return render(request, "verify.html", actor, year, {"result": service.verify(year=year),
+                                                      "digest": service.digest(year)})
+
+
+@router.get("/web/{year}/export.xlsx")
+@guarded
+def export(request: Request, service: Service, year: int) -> Response:
+    actor = signed_in(request, service)
+    require(actor, "export")
+    return Response(service.export_xlsx(year=year, actor=actor), media_type=XLSX,
+                    headers={"Content-Disposition": attachment(f"kaohe-{year}.xlsx")})
+
+
+def close_page(request: Request, service: KaoheApp, actor: Actor, year: int, status: int = 200,
+               forms: dict | None = None) -> Response:
+    require(actor, "manage_years")
+    unsigned = service.unsigned_pairs(year)
+    by_district: dict[str, list[str]] = {}
+    state = (forms or {}).get("close") or {}
+    for d, i in (state.get("details") or {}).get("unsigned", unsigned if state else []):
+        by_district.setdefault(d, []).append(i)
+    return render(request, "close.html", actor, year, {"unsigned_count": len(unsigned), "refused_unsigned": by_district},
+                  status, forms)
+
+
+@router.get("/web/{year}/close")
+@guarded
+def close(request: Request, service: Service, year: int) -> Response:
+    return close_page(request, service, signed_in(request, service), year)
+
+
+@router.post("/web/{year}/close")
+@guarded
+def close_year(request: Request, service: Service, form: Form, year: int) -> Response:
+    actor = signed_in(request, service)
+    require(actor, "manage_years")
+    values = {"force": text(form, "force") == "1", "note": text(form, "note")}
+    return submit(request, "close", ("force", "note"), values,
+                  lambda: service.close_year(actor, year=year, force=values["force"], note=values["note"] or None,
+                                             idempotency_key=key(form)),
+                  lambda r: done(f"/web/{year}/ranking", "closed", r.get("receipt")),
+                  lambda forms, status: close_page(request, service, actor, year, status, forms))
+
+

@@ -1,0 +1,311 @@
+"""The frame every web page shares: templates and their filters, who is signed in, the menu, forms.
+
+Sign-in keeps the token in an HttpOnly, SameSite=Strict session cookie. Every form posts to a
+page route that calls one `KaoheApp` command; a refused command re-renders the page with the
+service's message next to the field it names (`DomainError.field`) and what was typed kept.
+A success redirects (POST/redirect/GET); each rendered form carries a fresh idempotency key,
+so a form sent twice records once. Forbidden → a 403 page; unknown → a 404 page. What a role
+may see or do is asked of the role table (domain.actors), never decided here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Callable
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from api.service import KaoheApp, tokens
+from domain.actors import ROLE_LABELS, Actor, can, pages_for
+from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from domain.lifecycle import DisputeStatus, FindingStatus
+from domain.scoring import display
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+COOKIE = "kaohe_token"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_RUBRIC = "dalian-2018"
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def the_service(request: Request) -> KaoheApp:
+    """The service outside a route's parameters (put there at start-up, see api.asgi)."""
+    return request.app.state.kaohe
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+Form = Annotated[FormData, Depends(_form)]
+
+
+# --- display helpers (Jinja filters) ---------------------------------------------------
+
+def points(value: Any) -> str:
+    """Exact points → text with 2 decimals, rounded once half-up (domain.scoring.display)."""
+    if value is None or value == "":
+        return ""
+    try:
+        return str(display(Decimal(str(value))))
+    except InvalidOperation:
+        return str(value)
+
+
+def local_time(value: str | None) -> str:
+    """A stored UTC instant → Asia/Shanghai wall-clock time."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return value
+
+
+EVENT_LABELS = {
+    "Opened": "开启考核台账",
+    "FindingRecorded": "记录扣分事项",
+    "FindingRetracted": "撤销扣分事项",
+    "ActivityNoted": "记录情况（不扣分）",
+    "DisputeFiled": "提出申诉",
+    "DisputeResolved": "处理申诉",
+    "IndicatorSignedOff": "指标核定",
+}
+ACTIVITY_LABELS = {
+    "excused_absence": "请假（不扣分）",
+    "report_submitted": "按时报送",
+    "report_submitted_late": "逾期报送",
+    "task_completed": "完成临时交办任务",
+}
+DECISION_LABELS = {s.value: s.label for s in DisputeStatus}
+STATUS_LABELS = {s.value: s.label for s in FindingStatus}
+OUTCOME_LABELS = {"completed": "已完成", "unfinished": "未完成"}
+KIND_LABELS = {"occurrence": "按次扣分", "flag": "缺项扣分", "gate": "一票扣除", "exemption": "不适用/免考",
+               "shortfall": "比率未达标", "slots": "个数不足", "tiered": "分档计分", "threshold": "达标线"}
+UNIT_LABELS = {"%": "%", "count": "个"}
+
+
+def role_label(actor: Actor | dict | None) -> str:
+    if actor is None:
+        return ""
+    if isinstance(actor, Actor):
+        actor = actor.as_event()
+    who = actor.get("name", "")
+    scope = actor.get("department") or actor.get("district")
+    role = ROLE_LABELS.get(actor.get("role", ""), actor.get("role", ""))
+    if scope and scope != who:
+        role = f"{role}·{scope}"
+    return who if role == who else f"{who}（{role}）"
+
+
+templates.env.filters.update(points=points, local_time=local_time, who=role_label)
+templates.env.globals.update(
+    new_key=lambda: uuid.uuid4().hex, EVENT_LABELS=EVENT_LABELS, ACTIVITY_LABELS=ACTIVITY_LABELS,
+    DECISION_LABELS=DECISION_LABELS, STATUS_LABELS=STATUS_LABELS, OUTCOME_LABELS=OUTCOME_LABELS,
+    KIND_LABELS=KIND_LABELS, UNIT_LABELS=UNIT_LABELS, ROLE_LABELS=ROLE_LABELS,
+)
+
+SUCCESS = {
+    "meeting": "会议及点名情况已记录。",
+    "report": "报送事项已创建。",
+    "submission": "报送情况已记录。",
+    "report_closed": "报送事项已截止，逾期和未报送单位已记录扣分。",
+    "task": "临时交办任务已创建。",
+    "outcome": "任务完成情况已记录。",
+    "resolved": "申诉已处理。",
+    "finding": "扣分事项已记录。",
+    "retracted": "扣分事项已撤销。",
+    "signoff": "指标已核定。",
+    "dispute": "申诉已提交，请保存回执。",
+    "year": "考核年度已开启。",
+    "closed": "考核年度已结束。",
+}
+
+
+# --- who is signed in -------------------------------------------------------------------
+
+class SignInRequired(Exception):
+    pass
+
+
+def signed_in(request: Request, service: KaoheApp) -> Actor:
+    actor = tokens.actor_for(service.views, request.cookies.get(COOKIE))
+    if actor is None:
+        raise SignInRequired()
+    return actor
+
+
+def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """No session → the sign-in page; a refusal the page cannot show in a form → a message page."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        request: Request = kwargs["request"]
+        try:
+            return handler(*args, **kwargs)
+        except SignInRequired:
+            return RedirectResponse("/?next=" + quote(request.url.path), status_code=303)
+        except DomainError as e:
+            return error_page(request, e)
+
+    return wrapper
+
+
+def error_page(request: Request, e: DomainError) -> Response:
+    if isinstance(e, Forbidden):
+        status, title = 403, "无权访问"
+        hint = "您登录的角色不能查看或办理此事项。如需办理，请使用有权限的账号登录。"
+    elif isinstance(e, NotFound):
+        status, title = 404, "未找到"
+        hint = "要查看的年度、单位或事项不存在。"
+    elif isinstance(e, Conflict):
+        status, title = 409, "不能办理"
+        hint = "当前状态不允许此操作。"
+    else:
+        status, title = 422, "输入有误"
+        hint = "请返回检查后重试。"
+    actor, year = None, None
+    try:
+        service = the_service(request)
+        actor = tokens.actor_for(service.views, request.cookies.get(COOKIE))
+        year = current_year(service) if actor else None
+    except Exception:  # the message page must render even when the service cannot answer
+        pass
+    return templates.TemplateResponse(request, "error.html", {
+        "actor": actor, "year": None, "nav": nav_for(actor, year) if actor else [], "status": status,
+        "title": title, "hint": hint, "message": friendly(e.message, FIELD_LABELS)}, status_code=status)
+
+
+# --- page frame -------------------------------------------------------------------------
+
+def nav_for(actor: Actor, year: int | None) -> list[tuple[str, str]]:
+    if year is None:
+        return [("/web/years", "考核年度")] if can(actor, "manage_years") else []
+    base = f"/web/{year}"
+    if actor.role == "district":
+        d = quote(actor.district or "")
+        return [(f"{base}/districts/{d}", "得分明细"), (f"{base}/districts/{d}/history", "历史记录"),
+                (f"{base}/districts/{d}/receipts", "回执"), (f"{base}/disputes", "我的申诉")]
+    items = [(f"{base}/{path}", label) for path, label in pages_for(actor)]
+    if can(actor, "manage_years"):
+        items.append(("/web/years", "考核年度"))
+    return items
+
+
+def landing(actor: Actor, year: int) -> str:
+    if actor.role == "office":
+        return f"/web/{year}/meetings"
+    if actor.role == "department":
+        return f"/web/{year}/assess"
+    if actor.role == "district":
+        return f"/web/{year}/districts/{quote(actor.district or '')}"
+    return f"/web/{year}/ranking"
+
+
+def render(request: Request, name: str, actor: Actor | None, year: int | None, context: dict[str, Any],
+           status: int = 200, forms: dict[str, dict[str, Any]] | None = None) -> HTMLResponse:
+    ok = SUCCESS.get(request.query_params.get("ok", ""))
+    receipt = request.query_params.get("receipt") if ok else None
+    info = None
+    if year is not None:
+        try:
+            info = the_service(request).year_info(year)
+        except DomainError:
+            info = None
+    page = {"actor": actor, "year": year, "year_info": info, "nav": nav_for(actor, year) if actor else [],
+            "path": request.url.path, "ok": ok, "receipt": receipt, "forms": forms or {}, **context}
+    return templates.TemplateResponse(request, name, page, status_code=status)
+
+
+def done(url: str, ok: str, receipt: Any = None) -> RedirectResponse:
+    """Redirect after a success; the receipt (the new chain head) is shown for the user to keep."""
+    if isinstance(receipt, dict):
+        receipt = receipt.get("head")
+    query = {"ok": ok, **({"receipt": receipt} if receipt else {})}
+    return RedirectResponse(f"{url}?{urlencode(query)}", status_code=303)
+
+
+FIELD_LABELS = {
+    "title": "名称", "held_on": "召开日期", "due_on": "截止日期", "assigned_on": "交办日期",
+    "submitted_on": "报送日期", "occurred_on": "发生日期", "district": "单位", "districts": "单位",
+    "absent": "缺席单位", "excused": "请假单位", "outcome": "完成情况", "statement": "申诉理由",
+    "reason": "理由", "decision": "处理结果", "evidence": "证明材料", "note": "说明", "year": "年度",
+    "rubric": "考核细则", "indicator": "指标", "clause": "条款", "measures": "数值",
+}
+ENGLISH_TAIL = re.compile(r"\s*\([^()\u4e00-\u9fff]*[A-Za-z][^()\u4e00-\u9fff]*\)(:.*)?$")
+
+
+def friendly(message: str, labels: dict[str, str]) -> str:
+    """The service's message for a person: Chinese field names, without the English gloss for developers."""
+    if re.search(r"[\u4e00-\u9fff]", message):
+        message = ENGLISH_TAIL.sub("", message)
+    for name, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
+        if message.startswith(name + " "):
+            return label + message[len(name):]
+    return message
+
+
+def refused(e: DomainError, values: dict[str, Any], fields: tuple[str, ...],
+            labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A form's state after a refusal: the message next to its field (or above the form), values kept."""
+    state: dict[str, Any] = {"values": values, "errors": {}, "general": None}
+    message = friendly(e.message, {**FIELD_LABELS, **(labels or {})})
+    if e.field and e.field in fields:
+        state["errors"][e.field] = message
+    else:
+        state["general"] = message
+    return state
+
+
+def submit(request: Request, form_id: str, fields: tuple[str, ...], values: dict[str, Any],
+           action: Callable[[], Any], on_success: Callable[[Any], Response],
+           on_refusal: Callable[[dict[str, dict[str, Any]], int], Response],
+           labels: dict[str, str] | None = None) -> Response:
+    """Run one command; success → redirect; invalid input or conflict → the page again with the error."""
+    try:
+        result = action()
+    except (InvalidInput, Conflict) as e:
+        status = 409 if isinstance(e, Conflict) else 422
+        return on_refusal({form_id: {**refused(e, values, fields, labels), "details": e.details}}, status)
+    return on_success(result)
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def optional(form: FormData, name: str) -> str | None:
+    return text(form, name) or None
+
+
+def lines(value: str) -> list[str]:
+    """Evidence references typed one per line (or separated by ；/;)."""
+    parts = value.replace("；", "\n").replace(";", "\n").splitlines()
+    return [p.strip() for p in parts if p.strip()]
+
+
+def key(form: FormData) -> str | None:
+    return optional(form, "_key")
+
+
+def current_year(service: KaoheApp) -> int | None:
+    years = service.years()
+    open_years = [y["year"] for y in years if not y["closed"]]
+    if open_years:
+        return max(open_years)
+    return max((y["year"] for y in years), default=None)
+
+
