@@ -13,6 +13,8 @@ from api.service import KaoheApp
 from domain.actors import Actor
 from tests.stores import STORES, store_url
 
+pytest_plugins = ["tests.browser_support"]  # the real-browser fixtures (playwright_api, page, screenshots)
+
 YEAR = 2018
 DISTRICTS = ["中山区", "西岗区", "沙河口区"]
 RUBRIC = "dalian-2018"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.http import bodies as b
 from api.http import models as m
 from api.http.answers import written
 from api.http.deps import CurrentActor, IdempotencyKey
@@ -14,7 +15,7 @@ YEAR = "/years/{year}"
 
 
 @router.post(YEAR + "/meetings", status_code=201, response_model=m.HeldMeeting, response_model_exclude_unset=True)
-def hold_meeting(year: int, body: m.HoldMeeting, service: Service, actor: CurrentActor, response: Response,
+def hold_meeting(year: int, body: b.HoldMeeting, service: Service, actor: CurrentActor, response: Response,
                  key: IdempotencyKey = None) -> dict:
     return written(service.hold_meeting(actor, year=year, **body.model_dump(), idempotency_key=key), response, service)
 
@@ -25,7 +26,7 @@ def meetings(year: int, service: Service, actor: CurrentActor) -> dict:
 
 
 @router.post(YEAR + "/reports", status_code=201, response_model=m.ScheduledReport)
-def schedule_report(year: int, body: m.ScheduleReport, service: Service, actor: CurrentActor, response: Response,
+def schedule_report(year: int, body: b.ScheduleReport, service: Service, actor: CurrentActor, response: Response,
                     key: IdempotencyKey = None) -> dict:
     return written(service.schedule_report(actor, year=year, **body.model_dump(), idempotency_key=key),
                    response, service)
@@ -37,7 +38,7 @@ def reports(year: int, service: Service, actor: CurrentActor) -> dict:
 
 
 @router.post(YEAR + "/reports/{report_id}/submissions", status_code=201, response_model=m.RecordedSubmission)
-def record_submission(year: int, report_id: str, body: m.RecordSubmission, service: Service, actor: CurrentActor,
+def record_submission(year: int, report_id: str, body: b.RecordSubmission, service: Service, actor: CurrentActor,
                       response: Response, key: IdempotencyKey = None) -> dict:
     return written(service.record_submission(actor, year=year, report_id=report_id, **body.model_dump(),
                                              idempotency_key=key), response, service)
@@ -51,7 +52,7 @@ def close_report(year: int, report_id: str, service: Service, actor: CurrentActo
 
 
 @router.post(YEAR + "/tasks", status_code=201, response_model=m.AssignedTask)
-def assign_task(year: int, body: m.AssignTask, service: Service, actor: CurrentActor, response: Response,
+def assign_task(year: int, body: b.AssignTask, service: Service, actor: CurrentActor, response: Response,
                 key: IdempotencyKey = None) -> dict:
     return written(service.assign_task(actor, year=year, **body.model_dump(), idempotency_key=key), response, service)
 
@@ -63,7 +64,7 @@ def tasks(year: int, service: Service, actor: CurrentActor) -> dict:
 
 @router.post(YEAR + "/tasks/{task_id}/outcomes", status_code=201, response_model=m.RecordedOutcome,
              response_model_exclude_unset=True)
-def record_outcome(year: int, task_id: str, body: m.RecordOutcome, service: Service, actor: CurrentActor,
+def record_outcome(year: int, task_id: str, body: b.RecordOutcome, service: Service, actor: CurrentActor,
                    response: Response, key: IdempotencyKey = None) -> dict:
     return written(service.record_task_outcome(actor, year=year, task_id=task_id, **body.model_dump(),
                                                idempotency_key=key), response, service)

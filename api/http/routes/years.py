@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.http import bodies as b
 from api.http import models as m
 from api.http.answers import written
 from api.http.deps import CurrentActor, IdempotencyKey, ReadAfter
@@ -19,7 +20,7 @@ def list_years(service: Service, actor: CurrentActor) -> dict:
 
 
 @router.post("/years", status_code=201, response_model=m.OpenedYear)
-def open_year(body: m.OpenYear, service: Service, actor: CurrentActor, response: Response,
+def open_year(body: b.OpenYear, service: Service, actor: CurrentActor, response: Response,
               key: IdempotencyKey = None) -> dict:
     return written(service.open_year(actor, **body.model_dump(), idempotency_key=key), response, service)
 
@@ -36,8 +37,8 @@ def rubric_tree(year: int, service: Service, actor: CurrentActor) -> dict:
 
 @router.post(YEAR + "/close", response_model=m.ClosedYear)
 def close_year(year: int, service: Service, actor: CurrentActor, response: Response,
-               body: m.CloseYear | None = None, key: IdempotencyKey = None) -> dict:
-    body = body or m.CloseYear()
+               body: b.CloseYear | None = None, key: IdempotencyKey = None) -> dict:
+    body = body or b.CloseYear()
     return written(service.close_year(actor, year=year, **body.model_dump(), idempotency_key=key), response, service)
 
 

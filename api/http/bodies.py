@@ -1,0 +1,93 @@
+"""What the JSON API takes: one pydantic model per request body; unknown fields are refused (422)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DateText = Annotated[str, Field(description="Asia/Shanghai calendar date, YYYY-MM-DD", examples=["2018-03-15"])]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenYear(Body):
+    year: int = Field(examples=[2018])
+    rubric: str = Field(examples=["dalian-2018"])
+    districts: list[str] = Field(examples=[["中山区", "西岗区", "沙河口区"]])
+
+
+class RecordFinding(Body):
+    clause: str = Field(examples=["2.1.a"])
+    occurred_on: DateText | None = None
+    measures: dict[str, Any] | None = Field(
+        None, description="one number per measure key of the clause (rates in %, counts whole)",
+        examples=[{"rate": 77.9}])
+    reference: str | None = None
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class Retraction(Body):
+    reason: str
+    evidence: list[str] | None = None
+
+
+class HoldMeeting(Body):
+    title: str
+    held_on: DateText
+    absent: list[str] = []
+    excused: list[str] = []
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class ScheduleReport(Body):
+    title: str
+    due_on: DateText
+    note: str | None = None
+
+
+class RecordSubmission(Body):
+    district: str
+    submitted_on: DateText
+    evidence: list[str] | None = None
+
+
+class AssignTask(Body):
+    title: str
+    assigned_on: DateText
+    due_on: DateText
+    districts: list[str]
+    note: str | None = None
+
+
+class RecordOutcome(Body):
+    district: str
+    outcome: Literal["completed", "unfinished"]
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class FileDispute(Body):
+    statement: str
+    evidence: list[str] | None = None
+
+
+class ResolveDispute(Body):
+    decision: Literal["upheld", "overturned"]
+    reason: str
+    evidence: list[str] | None = None
+
+
+class SignOff(Body):
+    indicator: str = Field(examples=["8.2"])
+    note: str | None = None
+    evidence: list[str] | None = None
+
+
+class CloseYear(Body):
+    force: bool = False
+    note: str | None = None
