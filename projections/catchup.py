@@ -66,8 +66,9 @@ class CatchUp:
 
     def run(self) -> int:
         """Catch every projection up; return how many notifications were read."""
-        if self._caught_up_to is not None and (self.app.recorder.max_notification_id() or 0) <= self._caught_up_to:
-            return 0  # the usual case for a read: nothing new, so no write lock is taken
+        known = self._caught_up_to  # read once: another thread may forget it meanwhile
+        if known is not None and (self.app.recorder.max_notification_id() or 0) <= known:
+            return 0  # the usual case: nothing new, so no write lock is taken
         read = 0
         with self._lock:
             try:

@@ -17,6 +17,7 @@ from projections.catchup import CatchUp
 
 log = logging.getLogger("kaohe.runner")
 POLL = 0.05  # seconds between looks at the store for other processes' writes
+GAP = 0.01  # at least this long between two catch-ups: under a stream of writes, one batch serves many
 MAX_PAUSE = 2.0
 
 
@@ -51,11 +52,18 @@ class ProjectionRunner:
 
     def _loop(self) -> None:
         pause = self.poll
+        last = 0.0
         while not self._stop.is_set():
             self._wake.wait(pause)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            # A write right after a catch-up waits out the gap (writes keep the write lock and the
+            # interpreter to themselves meanwhile); a write after a quiet spell is projected at once.
+            wait = last + GAP - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            last = time.monotonic()
             try:
                 self.catchup.run()
             except Exception as e:  # noqa: BLE001 - kept for /health; the views keep their last good state
@@ -63,7 +71,6 @@ class ProjectionRunner:
                     log.warning("catching up the views failed: %s", e)
                 self.error = f"{type(e).__name__}: {e}"
                 pause = min(MAX_PAUSE, max(pause * 2, 0.1))
-                time.sleep(0)  # let a waiting reader see the failure
                 continue
             self.error = None
             pause = self.poll
