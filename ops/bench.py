@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from api.service.history import fast_scores  # noqa: E402
 from api.service import KaoheApp  # noqa: E402
+from api.service.history import fast_scores  # noqa: E402
 from domain.actors import Actor  # noqa: E402
 from domain.ledger import ledger_id  # noqa: E402
 

@@ -7,9 +7,8 @@ from typing import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.service import tokens
 from api.asgi import create_app
-from api.service import KaoheApp
+from api.service import KaoheApp, tokens
 from domain.actors import Actor
 from tests.stores import STORES, store_url
 

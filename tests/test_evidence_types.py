@@ -10,19 +10,7 @@ import zlib
 import openpyxl
 import pytest
 
-from domain.evidence_types import (
-    DOC,
-    DOCX,
-    JPEG,
-    PDF,
-    PNG,
-    PPTX,
-    TEXT,
-    XLS,
-    XLSX,
-    safe_filename,
-    sniff,
-)
+from domain.evidence_types import DOC, DOCX, JPEG, PDF, PNG, PPTX, TEXT, XLS, XLSX, safe_filename, sniff
 
 MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"

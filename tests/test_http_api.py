@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.service import tokens
 from api.http.models import RankRow
+from api.service import tokens
 from domain.actors import Actor
 from domain.errors import Conflict, InvalidInput
 from tests.conftest import DISTRICTS, YEAR

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -11,14 +10,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from api.service.history import fast_scores
-from projections.scoreboard import breakdown
 from api.service import KaoheApp
 from api.service.bootstrap import assemble
-from api.service.writes import IdempotencyKeyReused
+from api.service.history import fast_scores
 from api.service.storage import OrjsonTranscoder
+from api.service.writes import IdempotencyKeyReused
 from domain.actors import Actor
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from projections.scoreboard import breakdown
 from tests.stores import STORES, store_url
 
 ADMIN = Actor("管理员", "admin")
@@ -227,7 +226,8 @@ def test_the_orjson_transcoder_round_trips_exactly():
     assert decoded == value
     assert type(decoded["d"]) is Decimal and str(decoded["d"]) == "79.50"
     assert type(decoded["day"]) is date and type(decoded["id"]) is UUID
-    from eventsourcing.persistence import JSONTranscoder, DecimalAsStr, DatetimeAsISO, UUIDAsHex
+    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+
     from api.service.storage import DateAsISO
     plain = JSONTranscoder()
     for transcoding in (DecimalAsStr(), DatetimeAsISO(), UUIDAsHex(), DateAsISO()):

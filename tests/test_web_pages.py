@@ -12,10 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import web
-from api.service import tokens
-from api.web import frame
 from api.asgi import create_app
-from api.service import KaoheApp
+from api.service import KaoheApp, tokens
+from api.web import frame
 from domain.actors import Actor
 from tests.conftest import DISTRICTS, YEAR
 

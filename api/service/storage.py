@@ -13,13 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import orjson
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    JSONTranscoder,
-    Transcoding,
-    UUIDAsHex,
-)
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
 
 DEFAULT_URL = "sqlite:///./var/kaohe.sqlite3"
 

@@ -7,18 +7,7 @@ from fastapi.responses import Response
 
 from api.service import KaoheApp
 from api.shared import XLSX, Service, attachment
-from api.web.frame import (
-    DEFAULT_RUBRIC,
-    Form,
-    done,
-    guarded,
-    key,
-    landing,
-    render,
-    signed_in,
-    submit,
-    text,
-)
+from api.web.frame import DEFAULT_RUBRIC, Form, done, guarded, key, landing, render, signed_in, submit, text
 from domain.actors import Actor, can, require
 from domain.errors import InvalidInput
 

@@ -10,17 +10,7 @@ from fastapi.responses import Response
 
 from api.service import KaoheApp
 from api.shared import Service
-from api.web.frame import (
-    Form,
-    done,
-    guarded,
-    key,
-    lines,
-    render,
-    signed_in,
-    submit,
-    text,
-)
+from api.web.frame import Form, done, guarded, key, lines, render, signed_in, submit, text
 from domain.actors import Actor, can, can_record, can_retract, require
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.lifecycle import open_to_change

@@ -9,17 +9,7 @@ from fastapi.responses import Response
 
 from api.service import KaoheApp
 from api.shared import Service
-from api.web.frame import (
-    Form,
-    done,
-    guarded,
-    key,
-    lines,
-    render,
-    signed_in,
-    submit,
-    text,
-)
+from api.web.frame import Form, done, guarded, key, lines, render, signed_in, submit, text
 from domain.actors import Actor, require
 from domain.errors import InvalidInput
 
@@ -80,9 +70,8 @@ def reports_page(request: Request, service: KaoheApp, actor: Actor, year: int, s
     info = service.year_info(year)
     reports = sorted(service.workflows(actor, year, "Report"), key=lambda r: (r["closed"], r["due_on"]))
     for r in reports:
-        subs = r.get("submissions", {})
-        r["rows"] = [{"district": d, "submitted_on": subs.get(d), "late": bool(subs.get(d) and subs[d] > r["due_on"])}
-                     for d in info["districts"]]
+        subs, late = r.get("submissions", {}), r.get("late_submissions", {})
+        r["rows"] = [{"district": d, "submitted_on": subs.get(d), "late": late.get(d, False)} for d in info["districts"]]
         r["pending"] = [d for d in info["districts"] if d not in subs]
     return render(request, "reports.html", actor, year, {"districts": info["districts"], "reports": reports},
                   status, forms)

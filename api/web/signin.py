@@ -7,17 +7,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from api.service import tokens
 from api.shared import Service
-from api.web.frame import (
-    COOKIE,
-    STATIC,
-    Form,
-    current_year,
-    guarded,
-    landing,
-    render,
-    signed_in,
-    text,
-)
+from api.web.frame import COOKIE, STATIC, Form, current_year, guarded, landing, render, signed_in, text
 
 router = APIRouter(include_in_schema=False)
 

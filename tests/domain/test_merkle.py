@@ -9,8 +9,17 @@ import random
 import pytest
 
 from domain.merkle import (
-    EMPTY_ROOT, MemoryTree, consistency_proof, inclusion_proof, leaf_hash, new_nodes, node_hash, root,
-    subtree_root, verify_consistency, verify_inclusion,
+    EMPTY_ROOT,
+    MemoryTree,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    new_nodes,
+    node_hash,
+    root,
+    subtree_root,
+    verify_consistency,
+    verify_inclusion,
 )
 
 h = bytes.fromhex

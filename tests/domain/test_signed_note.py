@@ -11,7 +11,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain.errors import InvalidInput
 from domain.signed_note import (
-    MalformedNote, Signer, Verifier, add_signature, checkpoint_body, key_id, parse_checkpoint, parse_note,
+    MalformedNote,
+    Signer,
+    Verifier,
+    add_signature,
+    checkpoint_body,
+    key_id,
+    parse_checkpoint,
+    parse_note,
 )
 
 # golang.org/x/mod/sumdb/note note_test.go

@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.service.writes import strings
-from domain.actors import (
-    Actor,
-    require,
-    require_disputer,
-    require_responsible,
-    require_retractor,
-)
+from domain.actors import Actor, require, require_disputer, require_responsible, require_retractor
 from domain.errors import InvalidInput
 from domain.findings import check_measures
 from domain.ledger import new_item_id

@@ -10,14 +10,7 @@ from typing import Any
 from api.service.writes import strings
 from domain.actors import Actor, require
 from domain.ledger import new_item_id
-from domain.office import (
-    MEETING_CLAUSE,
-    REPORT_CLAUSE,
-    TASK_CLAUSE,
-    Meeting,
-    Report,
-    Task,
-)
+from domain.office import MEETING_CLAUSE, REPORT_CLAUSE, TASK_CLAUSE, Meeting, Report, Task
 
 
 class OfficeCommands:
