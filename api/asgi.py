@@ -12,12 +12,12 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import http, web
+from api.http import operations
 from api.http.errors import domain_error, http_error, validation_error
-from api.http.models import Health
+from api.http.operations import RequestTiming
 from api.http.score_cache import RememberedScores
 from api.service import KaoheApp, tokens
 from domain.errors import DomainError
@@ -44,18 +44,12 @@ def create_app(app: KaoheApp | None = None) -> FastAPI:
     api = FastAPI(title="kaohe 实绩考核", version="0.2.0", lifespan=lifespan,
                   description="Event-sourced audit-trail scoring for the annual assessment of district trade unions.")
     api.add_middleware(RememberedScores)
+    api.add_middleware(RequestTiming)
     api.add_exception_handler(DomainError, domain_error)
     api.add_exception_handler(RequestValidationError, validation_error)
     api.add_exception_handler(StarletteHTTPException, http_error)
 
-    @api.get("/health", response_model=Health, tags=["health"])
-    def health() -> dict:
-        service: KaoheApp = api.state.kaohe
-        runner = service.runner
-        if runner is not None and runner.error:
-            return JSONResponse({"status": "degraded", "reason": runner.error}, status_code=200)
-        return {"status": "ok"}
-
+    api.include_router(operations.router)
     api.include_router(http.router)
     api.include_router(web.router)
     return api

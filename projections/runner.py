@@ -26,6 +26,7 @@ class ProjectionRunner:
         self.catchup = catchup
         self.poll = poll
         self.error: str | None = None  # the last catch-up failure, until one succeeds
+        self.behind_since: float | None = None  # when the views last fell behind the store (monotonic)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -50,6 +51,13 @@ class ProjectionRunner:
             self._thread.join(timeout=10)
             self._thread = None
 
+    def _note_lag(self) -> None:
+        head = self.catchup.app.recorder.max_notification_id() or 0
+        if head <= (self.catchup.caught_up_to or 0):
+            self.behind_since = None
+        elif self.behind_since is None:
+            self.behind_since = time.monotonic()
+
     def _loop(self) -> None:
         pause = self.poll
         last = 0.0
@@ -65,7 +73,9 @@ class ProjectionRunner:
                 time.sleep(wait)
             last = time.monotonic()
             try:
+                self._note_lag()
                 self.catchup.run()
+                self._note_lag()
             except Exception as e:  # noqa: BLE001 - kept for /health; the views keep their last good state
                 if self.error is None:
                     log.warning("catching up the views failed: %s", e)

@@ -31,6 +31,8 @@ class GroupCommit:
         done.add_done_callback(lambda results: self._answer(batch, results.result()))
 
     def _run(self, commands: list[Callable[[], dict[str, Any]]]) -> list[Any]:
+        if self.service.metrics is not None:
+            self.service.metrics.batches.observe(len(commands))
         try:
             return self.service.run_together(commands)
         except BaseException as e:  # noqa: BLE001 - every waiting request gets an answer, whatever happened

@@ -46,7 +46,12 @@ class Receipt(Answer):
 
 
 class Health(Answer):
-    status: str
+    status: Literal["ok", "degraded"]
+    store_head: int = Field(description="the store's newest notification id")
+    projections: dict[str, int] = Field(description="how far each projection has read")
+    lag_events: int
+    lag_seconds: float
+    reasons: list[str] | None = None
 
 
 class YearSummary(Answer):

@@ -53,6 +53,7 @@ class KaoheApp(ScoreReads, RecordReads, YearCommands, FindingCommands, OfficeCom
         self.views: Any = None
         self.catchup: Any = None
         self.runner: Any = None
+        self.metrics: Any = None
 
     @classmethod
     def from_url(cls, url: str | None = None, *, follow: bool = True, **extra: str) -> KaoheApp:

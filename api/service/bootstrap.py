@@ -7,6 +7,7 @@ import time; tests pass their own URL to get their own store.
 from __future__ import annotations
 
 from api.service.application import KaoheApp
+from api.service.metrics import Metrics
 from api.service.storage import database_url, library_env
 from projections.audit_log import AuditLog
 from projections.catchup import CatchUp
@@ -37,6 +38,7 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     app.views = ViewStore({**app.env_dict(), **env}, read_only=read_only)
     scoreboard = Scoreboard(app.rubric_of_year, app.load_history)
     app.catchup = CatchUp(app, app.views, [scoreboard, AuditLog()])
+    app.metrics = Metrics(app)
     if follow and not read_only:
         app.runner = ProjectionRunner(app.catchup)
         app.runner.start()

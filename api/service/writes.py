@@ -95,6 +95,15 @@ class WritePath:
         for field, value in args.items():
             check_input(value, field)
         fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
+        started = time.perf_counter()
+        try:
+            return self._write_once_saved(actor, fingerprint, build, idempotency_key)
+        finally:
+            if self.metrics is not None:
+                self.metrics.writes.labels(command).observe(time.perf_counter() - started)
+
+    def _write_once_saved(self, actor: Actor, fingerprint: str, build: Callable[[], tuple[list, dict]],
+                          idempotency_key: str | None) -> dict[str, Any]:
         with self._write_lock:
             for attempt in range(MAX_ATTEMPTS):
                 if idempotency_key:
@@ -115,6 +124,8 @@ class WritePath:
                     # Someone else wrote first: reload and try again, after a short random
                     # pause so two writers in a tight loop do not keep colliding.
                     self._evict(touched)
+                    if self.metrics is not None:
+                        self.metrics.conflicts.inc()
                     time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
                 except BaseException:
