@@ -60,8 +60,8 @@ class CatchUp:
         self._caught_up_to: int | None = None  # every projection has read at least this far
         self._reached = threading.Condition()  # notified when `_caught_up_to` moves on
 
-    def positions(self) -> dict[str, int]:
-        rows = dict(self.views.query("SELECT projection, position FROM view_tracking"))
+    def positions(self, tx: Transaction | None = None) -> dict[str, int]:
+        rows = dict((tx or self.views).query("SELECT projection, position FROM view_tracking"))
         return {p.name: int(rows.get(p.name, 0)) for p in self.projections}
 
     def run(self) -> int:
@@ -84,37 +84,48 @@ class CatchUp:
         read = 0
         while True:
             with self.views.transaction() as tx:
-                positions = self.positions()  # re-read under the write lock
-                start = min(positions.values())
-                notifications = self.app.recorder.select_notifications(
-                    start=start, limit=BATCH, inclusive_of_start=False
-                )
-                if not notifications:
-                    reached = start
-                    break
-                for notification in notifications:
-                    fact = self._fact(tx, notification)
-                    for projection in self.projections:
-                        if notification.id > positions[projection.name]:
-                            projection.apply(tx, fact)
-                last = notifications[-1].id
-                for projection in self.projections:
-                    projection.finish(tx)
-                    tx.execute(
-                        "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
-                        "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                        (projection.name, last),
-                    )
-                read += len(notifications)
+                count, reached = self._batch(tx)
+            if not count:
+                break
+            read += count
+        self._settle(self.views)
+        self._publish(reached)
+        return read
+
+    def _batch(self, tx: Transaction) -> tuple[int, int]:
+        """One batch of notifications into every projection, and their new positions, inside `tx`.
+        Returns how many were read and the position every projection has reached."""
+        positions = self.positions(tx)  # re-read under the write lock
+        start = min(positions.values())
+        notifications = self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
+        if not notifications:
+            return 0, start
+        for notification in notifications:
+            fact = self._fact(tx, notification)
+            for projection in self.projections:
+                if notification.id > positions[projection.name]:
+                    projection.apply(tx, fact)
+        last = notifications[-1].id
+        for projection in self.projections:
+            projection.finish(tx)
+            tx.execute(
+                "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
+                "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+                (projection.name, last),
+            )
+        return len(notifications), last
+
+    def _settle(self, views: Any) -> None:
         for projection in self.projections:
             settle = getattr(projection, "settle", None)
             if settle:
-                settle(self.views)
-        # Published only now: a reader that sees this position finds every score settled.
+                settle(views)
+
+    def _publish(self, reached: int) -> None:
+        # Published only after settling: a reader that sees this position finds every score settled.
         with self._reached:
             self._caught_up_to = reached
             self._reached.notify_all()
-        return read
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wait (at most `timeout` seconds) until every projection has read `position`."""
@@ -122,12 +133,37 @@ class CatchUp:
             return self._reached.wait_for(
                 lambda: self._caught_up_to is not None and self._caught_up_to >= position, timeout)
 
-    def rebuild(self) -> int:
-        """Empty the views and read the whole store again, with no catch-up running meanwhile."""
-        with self._lock:
-            self.views.drop_all()
-            self.forget()
-        return self.run()
+    def rebuild(self, projections: Sequence[Projection]) -> int:
+        """Build the views afresh beside the live ones (`projections` are new, empty instances), then swap
+        them in: a running server keeps answering from the old views until the swap commits (blue/green).
+
+        The bulk of the history is read without holding up anyone; the last events (written meanwhile)
+        are read, settled and swapped in one transaction under the write lock.
+        """
+        shadow = self.views.shadow()
+        fresh = CatchUp(self.app, shadow, projections)
+        read = fresh.run()
+        reached: list[int] = []
+
+        def last_steps(tx: Transaction) -> None:
+            nonlocal read
+            while True:
+                count, position = fresh._batch(tx)
+                read += count
+                if not count:
+                    reached.append(position)
+                    break
+            for projection in fresh.projections:
+                settle_in = getattr(projection, "settle_in", None)
+                if settle_in:
+                    settle_in(tx)
+
+        with self._lock:  # no catch-up of the live views in this process meanwhile
+            shadow.swap(last_steps)
+            for projection in self.projections:
+                getattr(projection, "forget", lambda: None)()
+            self._publish(reached[0])
+        return read
 
     @property
     def caught_up_to(self) -> int | None:

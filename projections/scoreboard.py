@@ -61,20 +61,23 @@ class Scoreboard:
 
     def settle(self, views: ViewStore) -> int:
         """Rescore every district whose scores lag its ledger version; return how many."""
-        lagging = views.query("SELECT year, district, aggregate_id, version FROM view_districts WHERE scored < version")
-        if not lagging:
+        if not views.query("SELECT 1 FROM view_districts WHERE scored < version LIMIT 1"):
             return 0
         with views.transaction() as tx:
-            for year, district, ledger, version in lagging:
-                history = self._history_at(ledger, version)
-                rubric = self.rubric_of_year(year)
-                result = breakdown(rubric, district, history.score(rubric), set(history.signed))
-                # The ranking reads only this small summary.
-                summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
-                           "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
-                tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ? "
-                           "WHERE year = ? AND district = ? AND version = ?",
-                           (result["total"], dumps(summary), dumps(result), version, year, district, version))
+            return self.settle_in(tx)
+
+    def settle_in(self, tx: Transaction) -> int:
+        lagging = tx.query("SELECT year, district, aggregate_id, version FROM view_districts WHERE scored < version")
+        for year, district, ledger, version in lagging:
+            history = self._history_at(ledger, version)
+            rubric = self.rubric_of_year(year)
+            result = breakdown(rubric, district, history.score(rubric), set(history.signed))
+            # The ranking reads only this small summary.
+            summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
+                       "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
+            tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ? "
+                       "WHERE year = ? AND district = ? AND version = ?",
+                       (result["total"], dumps(summary), dumps(result), version, year, district, version))
         return len(lagging)
 
     def _history_at(self, ledger: str, version: int) -> DistrictHistory:

@@ -6,10 +6,11 @@ write lock); the SQL itself is the portable subset both understand.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 SCHEMA_VERSION = 4  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
@@ -50,10 +51,16 @@ SCHEMA = [
         resolved_at TEXT, resolved_by TEXT, reason TEXT, position BIGINT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS view_disputes_queue ON view_disputes (year, status, position)",
 ]
-VIEW_TABLES = (
-    "view_tracking", "view_aggregates", "view_audit", "view_findings", "view_signoffs",
-    "view_districts", "view_years", "view_disputes",
-)
+# Every view table and index is named view_*: that is how a rebuild builds a fresh set beside the live one.
+VIEW_NAME = re.compile(r"\b(view_[a-z0-9_]+)\b")
+VIEW_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (view_\w+)", "\n".join(SCHEMA)))
+VIEW_INDEXES = {name: sql for sql in SCHEMA for name in re.findall(r"CREATE INDEX IF NOT EXISTS (view_\w+)", sql)}
+SHADOW = "__next"
+
+
+def shadowed(sql: str) -> str:
+    """The same statement over the fresh tables a rebuild fills (view_audit → view_audit__next)."""
+    return VIEW_NAME.sub(lambda m: m.group(1) + SHADOW, sql)
 
 
 class ViewStore:
@@ -125,7 +132,7 @@ class ViewStore:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, rewrite: Callable[[str], str] | None = None) -> Iterator[Transaction]:
         if self._conn is None:
             raise RuntimeError("the views were opened read-only")
         with self._lock:
@@ -133,15 +140,19 @@ class ViewStore:
                 with self._conn.transaction():
                     # One catch-up at a time across processes sharing the database.
                     self._conn.execute("SELECT pg_advisory_xact_lock(20180619)")
-                    yield Transaction(self)
+                    yield Transaction(self, rewrite)
             else:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield Transaction(self)
+                    yield Transaction(self, rewrite)
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
                 self._conn.execute("COMMIT")
+
+    def shadow(self) -> ShadowViews:
+        """A fresh, empty set of view tables beside the live ones, for a rebuild that `swap()`s them in."""
+        return ShadowViews(self)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement in a transaction of its own."""
@@ -173,23 +184,72 @@ class ViewStore:
 class Transaction:
     """The write connection inside `ViewStore.transaction()`: what a projection writes with."""
 
-    def __init__(self, store: ViewStore):
+    def __init__(self, store: ViewStore, rewrite: Callable[[str], str] | None = None):
         self.store = store
         self.is_postgres = store.is_postgres
         self._conn = store._conn
+        self._rewrite = rewrite or (lambda sql: sql)
+
+    def _sql(self, sql: str) -> str:
+        return self.store._sql(self._rewrite(sql))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(self.store._sql(sql), params)
+        self._conn.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self.is_postgres:
             with self._conn.cursor() as cur:
-                cur.executemany(self.store._sql(sql), rows)
+                cur.executemany(self._sql(sql), rows)
         else:
-            self._conn.executemany(sql, rows)
+            self._conn.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read inside the transaction (sees what it has written so far)."""
-        return list(self._conn.execute(self.store._sql(sql), params).fetchall())
+        return list(self._conn.execute(self._sql(sql), params).fetchall())
+
+
+class ShadowViews:
+    """The views a rebuild fills while the live ones keep answering; `swap()` makes them the live ones.
+
+    It speaks the same SQL as the live views (every view_* name is redirected to view_*__next), so
+    the projections need not know they are filling a fresh set.
+    """
+
+    def __init__(self, live: ViewStore):
+        self.live = live
+        self.is_postgres = live.is_postgres
+        with live.transaction() as tx:
+            for table in VIEW_TABLES:  # whatever a rebuild that died left behind
+                tx.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
+            for statement in SCHEMA:
+                if not statement.startswith("CREATE INDEX"):  # indexes come at the swap: inserts stay cheap
+                    tx.execute(shadowed(statement))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.live.transaction(shadowed) as tx:
+            yield tx
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.live.query(shadowed(sql), params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as tx:
+            tx.execute(sql, params)
+
+    def swap(self, last_steps: Callable[[Transaction], None] = lambda tx: None) -> None:
+        """In one transaction: `last_steps` (catch the fresh views up the rest of the way), then the fresh
+        tables replace the live ones. Readers see the old views until the commit, the new ones after."""
+        with self.live.transaction() as tx:
+            last_steps(Transaction(self.live, shadowed))
+            for table in VIEW_TABLES:
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
+                tx.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
+            if self.is_postgres:  # constraint indexes keep their names through a rename: give them the live ones
+                for (name,) in tx.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                        "AND indexname LIKE ?", (f"view%{SHADOW}%",)):
+                    tx.execute(f"ALTER INDEX {name} RENAME TO {name.replace(SHADOW, '')}")
+            for statement in VIEW_INDEXES.values():
+                tx.execute(statement)

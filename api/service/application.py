@@ -54,6 +54,7 @@ class KaoheApp(ScoreReads, RecordReads, YearCommands, FindingCommands, OfficeCom
         self.catchup: Any = None
         self.runner: Any = None
         self.metrics: Any = None
+        self.new_projections: Any = None  # () → fresh, empty projections (a rebuild fills them)
 
     @classmethod
     def from_url(cls, url: str | None = None, *, follow: bool = True, **extra: str) -> KaoheApp:
@@ -114,7 +115,7 @@ class KaoheApp(ScoreReads, RecordReads, YearCommands, FindingCommands, OfficeCom
     def replay(self, year: int) -> dict[str, Any]:
         """Rebuild every projection from the store; return the final ranking and the history's digest."""
         self._remembered.clear()
-        self.catchup.rebuild()
+        self.catchup.rebuild(self.new_projections())
         ranking = self.scores(self.system_actor, year)
         # A second, independent reading of the same rows: the fast path must agree to the last decimal.
         fast = {district: score.total for district, score in history.fast_scores(self, year).items()}

@@ -36,8 +36,8 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     """
     app = KaoheApp(env=env)
     app.views = ViewStore({**app.env_dict(), **env}, read_only=read_only)
-    scoreboard = Scoreboard(app.rubric_of_year, app.load_history)
-    app.catchup = CatchUp(app, app.views, [scoreboard, AuditLog()])
+    app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog()]
+    app.catchup = CatchUp(app, app.views, app.new_projections())
     app.metrics = Metrics(app)
     if follow and not read_only:
         app.runner = ProjectionRunner(app.catchup)
