@@ -80,10 +80,11 @@ def open_to_change(status: str, dispute: Mapping[str, Any] | None) -> bool:
 class DistrictHistory:
     """A district ledger's events folded in order. `details=True` also keeps what pages show."""
 
-    __slots__ = ("findings", "ended", "disputes", "open_dispute", "signed", "details", "version")
+    __slots__ = ("findings", "by_clause", "ended", "disputes", "open_dispute", "signed", "details", "version")
 
     def __init__(self, *, details: bool = False) -> None:
         self.findings: dict[str, Finding] = {}  # every finding ever recorded, in history order
+        self.by_clause: dict[str, list[Finding]] = {}  # the same findings grouped by clause, each list oldest first
         self.ended: dict[str, tuple[FindingStatus, str | None]] = {}  # finding → why it no longer counts
         self.disputes: dict[str, Dispute] = {}  # in filing order
         self.open_dispute: dict[str, str] = {}  # finding → its open dispute
@@ -100,9 +101,15 @@ class DistrictHistory:
             handler(self, data, at)
         self.version = version if version is not None else self.version + 1
 
-    def _recorded(self, d: Mapping[str, Any], at: str | None) -> None:
+    def record(self, d: Mapping[str, Any], at: str | None) -> None:
+        """A FindingRecorded event (the hot path of a replay calls this directly)."""
         fid = d["finding_id"]
-        self.findings[fid] = finding_from(d, at)
+        finding = self.findings[fid] = finding_from(d, at)
+        found = self.by_clause.get(finding.clause)
+        if found is None:
+            self.by_clause[finding.clause] = [finding]
+        else:
+            found.append(finding)
         if self.details is not None:
             self.details[fid] = {k: d.get(k) for k in DETAIL_FIELDS}
 
@@ -158,13 +165,11 @@ class DistrictHistory:
         return thread[-1] if thread else None
 
     def live_by_clause(self) -> dict[str, list[Finding]]:
-        """The findings that still count, grouped by clause, each list oldest first."""
-        grouped: dict[str, list[Finding]] = {}
+        """The findings that still count, grouped by clause, each list oldest first (not to be changed)."""
         ended = self.ended
-        for f in self.findings.values():
-            if f.id not in ended:
-                grouped.setdefault(f.clause, []).append(f)
-        return grouped
+        if not ended:
+            return self.by_clause
+        return {clause: [f for f in found if f.id not in ended] for clause, found in self.by_clause.items()}
 
     def score(self, rubric: Rubric) -> DistrictScore:
         return score_grouped(rubric, self.live_by_clause())
@@ -212,7 +217,7 @@ class DistrictHistory:
 
 
 _HANDLERS: dict[str, Callable[[DistrictHistory, Mapping[str, Any], str | None], None]] = {
-    "FindingRecorded": DistrictHistory._recorded,
+    "FindingRecorded": DistrictHistory.record,
     "FindingRetracted": DistrictHistory._retracted,
     "DisputeFiled": DistrictHistory._disputed,
     "DisputeResolved": DistrictHistory._resolved,
