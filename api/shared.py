@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from api.service import KaoheApp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF = "application/pdf"
 
 
 def get_service(request: Request) -> KaoheApp:

@@ -37,17 +37,23 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "verify": frozenset({"auditor", "admin"}),
     "manage_years": frozenset({"admin"}),
     "read_years": frozenset({"office", "department", "auditor", "admin"}),
+    # The 通报 (results bulletin). Districts gain it during and after 公示 (publication): that
+    # stage is decided where publication lives; by role alone they have it not.
+    "read_bulletin": frozenset({"office", "auditor", "admin"}),
+    "issue_bulletin": frozenset({"office", "admin"}),  # set the 通报's title, 文号 and date
+    "manage_tokens": frozenset({"admin"}),
 }
 SCORE_READERS = tuple(sorted(ROLE_TABLE["read_ranking"]))
 
 # The pages of the web interface and the permission each needs (the navigation follows this table).
 PAGES: tuple[tuple[str, str, str], ...] = (
-    ("meetings", "会议点名", "run_office_workflows"),
-    ("reports", "报送材料", "run_office_workflows"),
-    ("tasks", "临时任务", "run_office_workflows"),
+    ("meetings", "会议点名", "read_registers"),  # the auditor reads the registers; writing asks run_office_workflows
+    ("reports", "报送材料", "read_registers"),
+    ("tasks", "临时任务", "read_registers"),
     ("assess", "指标考核", "record_findings"),
     ("disputes", "申诉处理", "resolve_disputes"),
     ("ranking", "成绩排名", "read_ranking"),
+    ("bulletin", "结果通报", "read_bulletin"),
     ("verify", "历史校验", "verify"),
     ("close", "结束年度", "manage_years"),
 )
@@ -55,7 +61,8 @@ PERMISSION_LABELS = {
     "read_ranking": "查看全部排名", "record_findings": "记录扣分事项", "resolve_disputes": "处理申诉",
     "sign_off": "核定指标", "dispute": "提出申诉", "run_office_workflows": "办理会议、报送和临时任务",
     "read_registers": "查看会议、报送和任务登记", "export": "导出工作簿", "verify": "校验历史",
-    "manage_years": "开启和结束考核年度", "read_years": "查看考核年度",
+    "manage_years": "开启和结束考核年度", "read_years": "查看考核年度", "read_bulletin": "查看结果通报",
+    "issue_bulletin": "设置结果通报的标题、文号和日期", "manage_tokens": "管理访问令牌",
 }
 
 

@@ -18,7 +18,7 @@ from projections.store import Transaction, ViewStore
 
 BATCH = 500
 # The hash-chained aggregates: the history the projections show and verify checks.
-HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "Report", "Task"})
+HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "Report", "Task", "Bulletin"})
 STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash")
 
 
@@ -28,7 +28,7 @@ class Fact:
 
     position: int
     aggregate_id: str
-    kind: str  # the aggregate class: DistrictLedger, AssessmentYear, Meeting, Report, Task
+    kind: str  # the aggregate class: DistrictLedger, AssessmentYear, Meeting, Report, Task, Bulletin
     type: str  # the event class: FindingRecorded, ...
     version: int
     year: int | None

@@ -83,7 +83,7 @@ def test_bulletin_header_repeats_on_every_page_of_the_ranking():
     reader, _ = text_of(bulletin_pdf(data))
     pages = [squash(p.extract_text()) for p in reader.pages]
     # Every page before the one where the deductions section begins carries ranking rows.
-    end = next(i for i, page in enumerate(pages) if "二、各区扣分情况" in page)
+    end = next(i for i, page in enumerate(pages) if "二、各单位扣分情况" in page)
     table_pages = pages[:end]
     assert len(table_pages) >= 2
     for flat in table_pages:

@@ -25,12 +25,13 @@ pdfmetrics.registerFont(UnicodeCIDFont(FONT))  # idempotent; a CID font needs no
 
 MARGIN = 15 * mm
 RANK_W, DISTRICT_W, TOTAL_W = 28, 66, 48
+MAX_DISTRICT_W = 112
 MIN_CATEGORY_W = 44  # a 5-character category name (女职工工作) at 8 pt on one line, or "100.00"
 
 STATUS_LABELS = {"live": "有效", "retracted": "已撤销", "overturned": "申诉后撤销", "disputed": "申诉中", "open": "申诉中"}
 
 _BASE = ParagraphStyle("base", fontName=FONT, fontSize=10, leading=14, wordWrap="CJK")
-TITLE = ParagraphStyle("title", parent=_BASE, fontSize=18, leading=26, alignment=TA_CENTER, spaceAfter=4)
+TITLE = ParagraphStyle("title", parent=_BASE, fontSize=16, leading=24, alignment=TA_CENTER, spaceAfter=4)
 CENTRE = ParagraphStyle("centre", parent=_BASE, alignment=TA_CENTER)
 HEADING = ParagraphStyle("heading", parent=_BASE, fontSize=13, leading=18, spaceBefore=10, spaceAfter=4)
 SUBHEADING = ParagraphStyle("subheading", parent=_BASE, fontSize=11, leading=16, spaceBefore=6, spaceAfter=2)
@@ -85,6 +86,12 @@ def _build(story: list, pagesize, title: str) -> bytes:
 def _checkpoint_lines(checkpoint: dict | None) -> list:
     if not checkpoint:
         return [_p("日志检查点：无（本文件未绑定可验证日志）", SMALL)]
+    if checkpoint.get("kind") == "digest":  # until the signed log is wired in: the history digest
+        when = "考核年度结束时" if checkpoint.get("final") else "生成本文件时"
+        return [
+            _p(f"以上数据来自{when}的历史记录：事件数 {checkpoint['size']}，历史摘要（SHA-256）：", SMALL),
+            Paragraph(escape(str(checkpoint["root"])), ROOT),
+        ]
     return [
         _p(f"以上数据来自可验证日志检查点：日志大小 {checkpoint['size']}，根哈希：", SMALL),
         Paragraph(escape(str(checkpoint["root"])), ROOT),
@@ -108,13 +115,20 @@ def bulletin_pdf(data: dict) -> bytes:
     """The 通报: title, 文号 and date, the ranking with category scores, each district's deductions, the checkpoint."""
     categories = data["categories"]
     portrait_frame = A4[0] - 2 * MARGIN
-    fixed = RANK_W + DISTRICT_W + TOTAL_W
-    # Portrait while every category column gets its minimum width; landscape beyond (9+ columns).
-    pagesize = A4 if fixed + len(categories) * MIN_CATEGORY_W <= portrait_frame else landscape(A4)
+    # A category column takes its name on two lines of 8 pt; portrait while every one fits, else
+    # landscape. There the unit column also widens to the longest name on one line where it can
+    # (大连长兴岛经济技术开发区: 12 characters), up to a limit; in portrait a long name wraps.
+    longest_category = max((len(str(c["name"])) for c in categories), default=4)
+    category_w = max(MIN_CATEGORY_W, -(-longest_category // 2) * 8 + 6)
+    portrait = RANK_W + DISTRICT_W + TOTAL_W + len(categories) * category_w <= portrait_frame
+    pagesize = A4 if portrait else landscape(A4)
+    longest_name = max((len(str(r["district"])) for r in data["districts"]), default=4)
+    district_w = DISTRICT_W if portrait else min(max(DISTRICT_W, longest_name * 8.6 + 6), MAX_DISTRICT_W)
+    fixed = RANK_W + district_w + TOTAL_W
     frame = pagesize[0] - 2 * MARGIN
     cat_w = (frame - fixed) / max(len(categories), 1)
 
-    header = [_p("排名", CELL_CENTRE), _p("区", CELL_CENTRE), _p("总分", CELL_CENTRE)] + [
+    header = [_p("排名", CELL_CENTRE), _p("单位", CELL_CENTRE), _p("总分", CELL_CENTRE)] + [
         Paragraph(f"{escape(str(c['name']))}<br/>({escape(two_decimals(c['points']))})", HEADER_CELL) for c in categories
     ]
     body = []
@@ -126,7 +140,7 @@ def bulletin_pdf(data: dict) -> bytes:
         )
     table = Table(
         [header] + body,
-        colWidths=[RANK_W, DISTRICT_W, TOTAL_W] + [cat_w] * len(categories),
+        colWidths=[RANK_W, district_w, TOTAL_W] + [cat_w] * len(categories),
         repeatRows=1,  # the header again on every page the ranking runs over
     )
     style = _table_style()
@@ -139,7 +153,7 @@ def bulletin_pdf(data: dict) -> bytes:
     number_and_date = "　".join(str(x) for x in (data.get("number"), data.get("date")) if x)
     if number_and_date:
         story.append(_p(number_and_date, CENTRE))
-    story += [Spacer(1, 6 * mm), _p("一、考核得分与排名", HEADING), table, _p("二、各区扣分情况", HEADING)]
+    story += [Spacer(1, 6 * mm), _p("一、考核得分与排名", HEADING), table, _p("二、各单位扣分情况", HEADING)]
     for row in data["districts"]:
         lines = [d for d in row.get("deductions", []) if str(d).strip()]
         block = [_p(f"{row['district']}（总分 {two_decimals(row['total'])}）", SUBHEADING)]

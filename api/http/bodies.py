@@ -91,3 +91,9 @@ class SignOff(Body):
 class CloseYear(Body):
     force: bool = False
     note: str | None = None
+
+
+class SetBulletin(Body):
+    title: str | None = Field(None, description="the 通报's title; a default naming the year when left out")
+    number: str = Field(description="文号", examples=["大工发〔2019〕3号"])
+    date: DateText

@@ -422,3 +422,13 @@ class AuditLog(Answer):
     year: int
     district: str
     events: list[AuditEvent]
+
+
+class BulletinHeading(Answer):
+    """The 通报's heading as the office set it (title, 文号, date)."""
+
+    year: int
+    title: str
+    number: str
+    date: str
+    receipt: Receipt

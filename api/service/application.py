@@ -15,9 +15,11 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Transcoder
 
 from api.service import history
+from api.service.commands.bulletin import BulletinCommands
 from api.service.commands.findings import FindingCommands
 from api.service.commands.office import OfficeCommands
 from api.service.commands.years import YearCommands
+from api.service.reads.documents import DocumentReads
 from api.service.reads.records import RecordReads
 from api.service.reads.scores import ScoreReads
 from api.service.rubric_files import load_rubric
@@ -33,7 +35,8 @@ from domain.year import AssessmentYear, year_id
 READ_WAIT = 5.0  # seconds a read waits for the views to reach a write it must see
 
 
-class KaoheApp(ScoreReads, RecordReads, YearCommands, FindingCommands, OfficeCommands, WritePath, Application):
+class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingCommands, OfficeCommands,
+               BulletinCommands, WritePath, Application):
     name = "kaohe"
     env = {
         # Without the cache every command replays the whole district history (notes: 59 writes/s).

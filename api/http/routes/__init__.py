@@ -3,8 +3,8 @@
 from fastapi import APIRouter
 
 from api.http.errors import ERROR_RESPONSES
-from api.http.routes import findings, office, scores, years
+from api.http.routes import documents, findings, office, scores, years
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
-for module in (years, findings, office, scores):
+for module in (years, findings, office, scores, documents):
     router.include_router(module.router)

@@ -105,16 +105,6 @@ class RecordReads:
                 item["outcomes"][d["district"]] = d["outcome"]
         return list(items.values())
 
-    def export_xlsx(self, year: int, actor: Actor | None = None) -> bytes:
-        """The workbook of a year's ranking and every district's deductions (office, auditor, admin)."""
-        from api.documents.workbook import build_workbook
-
-        reader = actor or self.system_actor
-        require(reader, "export")
-        ranking = self.scores(reader, year)
-        breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
-        return build_workbook(ranking, breakdowns, self.rubric_of_year(year))
-
 
 def _clause_tree(cl: Any) -> dict[str, Any]:
     tree: dict[str, Any] = {"id": cl.id, "kind": cl.kind, "finding_kind": cl.finding_kind, "label": cl.label,

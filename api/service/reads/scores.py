@@ -48,9 +48,10 @@ class ScoreReads:
         bound = as_of_bound(as_of)
         if bound is None:
             ranked = rank([loads(summary) for (summary,) in self.views.query(
-                "SELECT summary FROM view_districts WHERE year = ? AND summary IS NOT NULL", (year,))])
+                "SELECT summary FROM view_districts WHERE year = ? AND summary IS NOT NULL", (year,))],
+                info["districts"])
         else:
-            ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]])
+            ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]], info["districts"])
         final = info["closed"] and bound is None
         return {
             "year": year, "final": final, "as_of": bound, "digest": self.digest(year) if final else None,
@@ -170,9 +171,12 @@ class ScoreReads:
         return history_digest((a, v, h) for a, v, h in rows)
 
 
-def rank(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Best first; equal totals share a rank (1, 1, 3)."""
-    ordered = sorted(results, key=lambda r: (-Decimal(r["total"]), r["district"]))
+def rank(results: list[dict[str, Any]], official_order: list[str]) -> list[dict[str, Any]]:
+    """Best first; equal totals share a rank (1, 1, 3) and are listed in the official order
+    (the year's district order, as given when it opened), never by name."""
+    place_in_order = {d: i for i, d in enumerate(official_order)}
+    last = len(place_in_order)
+    ordered = sorted(results, key=lambda r: (-Decimal(r["total"]), place_in_order.get(r["district"], last)))
     previous = None
     for place, r in enumerate(ordered, start=1):
         total = Decimal(r["total"])
