@@ -10,17 +10,34 @@ import gc
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import http, web
 from api.http import operations
 from api.http.errors import domain_error, http_error, validation_error
+from api.http.docs import router as docs_router
 from api.http.operations import RequestTiming
 from api.http.score_cache import RememberedScores
 from api.service import KaoheApp, tokens
+from api.web.frame import page_not_found
 from domain.errors import DomainError
+
+
+def is_page(request: Request) -> bool:
+    """An address of the web pages (people's browsers), not of the JSON API."""
+    return request.url.path == "/web" or request.url.path.startswith("/web/")
+
+
+async def http_errors(request: Request, exc: Exception) -> Response:
+    """Unknown /web addresses (and ones whose year is not a number) get the 404 page; the API its JSON."""
+    if is_page(request) and (isinstance(exc, RequestValidationError) or getattr(exc, "status_code", None) == 404):
+        return page_not_found(request)
+    if isinstance(exc, RequestValidationError):
+        return await validation_error(request, exc)
+    return await http_error(request, exc)
 
 
 def create_app(app: KaoheApp | None = None) -> FastAPI:
@@ -41,15 +58,17 @@ def create_app(app: KaoheApp | None = None) -> FastAPI:
             if app is None:  # a given app belongs to its caller
                 service.close()
 
-    api = FastAPI(title="kaohe 实绩考核", version="0.2.0", lifespan=lifespan,
+    # /docs and /redoc are served from assets installed with the project (api/http/docs.py), not a CDN.
+    api = FastAPI(title="kaohe 实绩考核", version="0.2.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Event-sourced audit-trail scoring for the annual assessment of district trade unions.")
     api.add_middleware(RememberedScores)
     api.add_middleware(RequestTiming)
     api.add_exception_handler(DomainError, domain_error)
-    api.add_exception_handler(RequestValidationError, validation_error)
-    api.add_exception_handler(StarletteHTTPException, http_error)
+    api.add_exception_handler(RequestValidationError, http_errors)
+    api.add_exception_handler(StarletteHTTPException, http_errors)
 
     api.include_router(operations.router)
     api.include_router(http.router)
+    api.include_router(docs_router)
     api.include_router(web.router)
     return api

@@ -5,6 +5,7 @@ Pure text helpers over the rubric's own labels; one place, so a page and a sheet
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
@@ -70,3 +71,12 @@ def chinese_date(value: Any) -> str:
     except ValueError:
         return str(value or "")
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+_MAX_FORMULA = re.compile(r"得分\s*=\s*max\(\s*0\s*,\s*([^−\-)]+?)\s*[−-]\s*([^)]+?)\s*\)")
+
+
+def readable(note: Any) -> str:
+    """A rubric note as a person reads it: the scoring model's `得分 = max(0, A − B)` said in words
+    (the rubric file keeps its text: a year pins that file by its content hash)."""
+    return _MAX_FORMULA.sub(lambda m: f"得分为{m.group(1)}减去{m.group(2)}，最低为0分", str(note or ""))

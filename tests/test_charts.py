@@ -68,9 +68,24 @@ def test_ranking_bars():
     scale = widths[0] / totals[0]
     for w, t in zip(widths, totals):
         assert w == pytest.approx(t * scale, abs=0.01)
-    # Scaled against max_points, not the best total.
+    # Scaled against max_points, not the best total (same name, so the same label column).
     half = parse(ranking_bars([{"district": "甲", "total": Decimal(50), "rank": 1}]))
-    assert float(next(half.iter(NS + "rect")).get("width")) == pytest.approx(widths[0] * 50 / 97.5, abs=0.02)
+    full = parse(ranking_bars([{"district": "甲", "total": Decimal(100), "rank": 1}]))
+    assert float(next(half.iter(NS + "rect")).get("width")) == pytest.approx(
+        float(next(full.iter(NS + "rect")).get("width")) / 2, abs=0.02)
+
+
+def test_long_names_widen_the_label_column_and_long_categories_wrap():
+    long_name = "大连长兴岛经济技术开发区"
+    root = parse(ranking_bars([{"district": long_name, "total": Decimal(90), "rank": 1}]))
+    name = next(t for t in root.iter(NS + "text") if t.get("class") == "name")
+    assert float(name.get("x")) >= 12 * 14  # the whole name fits left of the bars
+    bar = next(root.iter(NS + "rect"))
+    assert float(bar.get("x")) > float(name.get("x"))
+    cats = [{"id": "3", "name": "经济技术和劳动保护工作", "points": Decimal(10)}] * 8
+    heat = parse(category_heatmap([{"district": long_name, "categories": {"3": Decimal(5)}}], cats))
+    headers = [t.text for t in heat.iter(NS + "text") if t.get("class") == "category"]
+    assert len(headers) > 8 and "".join(headers[:len(headers) // 8]) == "经济技术和劳动保护工作"
 
 
 def test_ranking_bars_clamps_and_handles_empty():

@@ -84,6 +84,9 @@ CALLS = [
          ("office", "组织建设部", "auditor", "中山区"), other_body={"indicator": "2.2"}),
     Call("close year", "admin", "/close", {"force": True}, 200, ("office", "宣传教育部", "auditor", "中山区"),
          other_body={"force": True, "note": "另一个说明"}),
+    Call("set bulletin", "office", "/bulletin", {"number": "大工发〔2019〕3号", "date": "2019-01-20"}, 201,
+         ("宣传教育部", "组织建设部", "auditor", "中山区"),
+         other_body={"number": "大工发〔2019〕4号", "date": "2019-01-20"}),
 ]
 
 
@@ -162,6 +165,8 @@ READS = [
     ("/meetings", ("宣传教育部", "组织建设部", "中山区", "西岗区", "沙河口区")),
     ("/reports", ("宣传教育部", "组织建设部", "中山区", "西岗区", "沙河口区")),
     ("/tasks", ("宣传教育部", "组织建设部", "中山区", "西岗区", "沙河口区")),
+    ("/bulletin.pdf", ("宣传教育部", "组织建设部", "中山区", "西岗区", "沙河口区")),
+    ("/districts/中山区/statement.pdf", ("西岗区", "沙河口区")),
 ]
 
 

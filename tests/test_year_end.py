@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -13,6 +15,7 @@ from api.cli import main as kaohe
 from tests.conftest import DISTRICTS
 from tests.stores import POSTGRES_URL
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 Y = "/years/2018"
 
 
@@ -138,12 +141,15 @@ def test_the_workbook_agrees_with_the_api_cell_by_cell(api, played_year):
                 assert row[1] == indicator["name"]
                 assert (Decimal(str(row[3])), Decimal(str(row[4]))) == (
                     Decimal(str(indicator["score"])), Decimal(str(indicator["deduction"])))
-                shown = [(r[5], Decimal(str(r[7])), r[9][:10]) for r in rows
+                shown = [(r[5], Decimal(str(r[7])), r[9]) for r in rows
                          if r and r[5] and r[5].startswith(indicator["id"] + ".")]
-                expected = [(cl["id"], Decimal(str(cl["deduction"] if f["counted"] else 0)), f["recorded_at"][:10])
+                # record times are datetime cells, the audit log's recorded_at in Asia/Shanghai (+08:00)
+                expected = [(cl["id"], Decimal(str(cl["deduction"] if f["counted"] else 0)),
+                             datetime.fromisoformat(f["recorded_at"]).astimezone(SHANGHAI).replace(
+                                 tzinfo=None, microsecond=0))
                             for cl in indicator["clauses"] for f in cl["findings"]]
                 assert shown == expected
     zhongshan = list(workbook["中山区"].iter_rows(values_only=True))
     meeting_row = next(r for r in zhongshan if r[5] == "8.2.b")
-    assert meeting_row[8] == "2018-01-18" and meeting_row[13].startswith("申诉维持")
+    assert meeting_row[8] == datetime(2018, 1, 18) and meeting_row[13].startswith("申诉维持")  # a date cell
     assert Decimal(str(meeting_row[7])) == Decimal("0.5")

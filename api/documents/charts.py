@@ -13,6 +13,7 @@ from typing import Any, Iterable
 FONT_FAMILY = "'Noto Sans CJK SC', 'Noto Sans SC', 'Source Han Sans SC', 'Microsoft YaHei', sans-serif"
 WIDTH = 720  # viewBox units; the SVG itself is width="100%" of whatever holds it
 LABEL_WIDTH = 150  # room for a district name of about ten characters at font-size 14
+MAX_LABEL_WIDTH = 300  # a longer name (大连长兴岛经济技术开发区 is 12) widens the label column up to this
 VALUE_WIDTH = 64
 ROW = 28
 BAR = 18
@@ -41,6 +42,31 @@ def _num(x: float | Decimal) -> str:
     return f"{float(x):.2f}".rstrip("0").rstrip(".") or "0"
 
 
+def _text_width(text: Any, size: float = 14) -> float:
+    """About how wide `text` is set at `size`: a CJK character is one em, other characters about 0.6."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.6 for ch in str(text))
+
+
+def _label_width(names: Iterable[Any], size: float = 14) -> float:
+    """The label column: the widest name on one line, never narrower than LABEL_WIDTH nor wider than the cap."""
+    widest = max((_text_width(n, size) for n in names), default=0)
+    return min(max(LABEL_WIDTH, widest + 16), MAX_LABEL_WIDTH)
+
+
+def _lines(text: str, width: float, size: float, most: int = 3) -> list[str]:
+    """`text` broken into lines that fit `width` (CJK breaks anywhere), at most `most` lines."""
+    lines, line = [], ""
+    for ch in text:
+        if line and _text_width(line + ch, size) > width:
+            lines.append(line)
+            line = ""
+        line += ch
+    lines.append(line)
+    if len(lines) > most:
+        lines = lines[: most - 1] + ["".join(lines[most - 1:])]
+    return lines
+
+
 def _ratio(part: Any, whole: Any) -> Decimal:
     whole = Decimal(str(whole))
     if whole <= 0:
@@ -61,7 +87,8 @@ def _svg(label: str, height: float, body: Iterable[str]) -> str:
 def ranking_bars(rows: list[dict], max_points: Decimal = Decimal(100)) -> str:
     """Horizontal bars of totals, best first (by rank; equal ranks keep the given official order)."""
     ordered = sorted(rows, key=lambda r: r["rank"])  # sorted is stable: ties stay in official order
-    area = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 8
+    label_w = _label_width(r["district"] for r in ordered)
+    area = WIDTH - label_w - VALUE_WIDTH - 8
     top = 8
     body = []
     for i, row in enumerate(ordered):
@@ -72,13 +99,13 @@ def ranking_bars(rows: list[dict], max_points: Decimal = Decimal(100)) -> str:
             f'<g class="row" data-rank="{_esc(row["rank"])}">'
             f"<title>{_esc(name)}：{total} 分，第 {_esc(row['rank'])} 名</title>"
             f'<text class="rank" x="28" y="{_num(y + BAR - 4)}" text-anchor="end" fill="#6b7280">{_esc(row["rank"])}</text>'
-            f'<text class="name" x="{LABEL_WIDTH - 8}" y="{_num(y + BAR - 4)}" text-anchor="end">{_esc(name)}</text>'
-            f'<rect class="bar" x="{LABEL_WIDTH}" y="{_num(y)}" width="{_num(width)}" height="{BAR}" fill="#2563eb"/>'
-            f'<text class="value" x="{_num(LABEL_WIDTH + width + 6)}" y="{_num(y + BAR - 4)}">{total}</text>'
+            f'<text class="name" x="{_num(label_w - 8)}" y="{_num(y + BAR - 4)}" text-anchor="end">{_esc(name)}</text>'
+            f'<rect class="bar" x="{_num(label_w)}" y="{_num(y)}" width="{_num(width)}" height="{BAR}" fill="#2563eb"/>'
+            f'<text class="value" x="{_num(label_w + width + 6)}" y="{_num(y + BAR - 4)}">{total}</text>'
             "</g>"
         )
     height = top * 2 + max(len(ordered), 1) * ROW
-    return _svg(f"各区总分排名（满分 {two_decimals(max_points)}）", height, body)
+    return _svg(f"各单位总分排名（满分 {two_decimals(max_points)}）", height, body)
 
 
 def _shade(ratio: Decimal) -> str:
@@ -88,24 +115,34 @@ def _shade(ratio: Decimal) -> str:
 
 
 def category_heatmap(rows: list[dict], categories: list[dict]) -> str:
-    """A district × category grid, each cell shaded by score / points and labelled with the score."""
-    header = 44
+    """A district × category grid, each cell shaded by score / points and labelled with the score.
+
+    Category names wrap onto up to three lines of their column; district names set the label column.
+    """
+    label_w = _label_width(r["district"] for r in rows)
     cols = max(len(categories), 1)
-    cell_w = (WIDTH - LABEL_WIDTH) / cols
+    cell_w = (WIDTH - label_w) / cols
+    head_size = 12
+    wrapped = [_lines(str(cat["name"]), cell_w - 4, head_size) for cat in categories]
+    name_lines = max((len(w) for w in wrapped), default=1)
+    header = 8 + name_lines * (head_size + 2) + 16
     body = []
     for j, cat in enumerate(categories):
-        x = LABEL_WIDTH + j * cell_w + cell_w / 2
+        x = label_w + j * cell_w + cell_w / 2
+        for k, line in enumerate(wrapped[j]):
+            body.append(f'<text class="category" x="{_num(x)}" y="{_num(8 + (k + 1) * (head_size + 2) - 2)}" '
+                        f'text-anchor="middle" font-size="{head_size}">{_esc(line)}</text>')
         body.append(
-            f'<text class="category" x="{_num(x)}" y="18" text-anchor="middle">{_esc(cat["name"])}</text>'
-            f'<text class="points" x="{_num(x)}" y="36" text-anchor="middle" font-size="11" fill="#6b7280">'
+            f'<text class="points" x="{_num(x)}" y="{_num(header - 6)}" text-anchor="middle" font-size="11" fill="#6b7280">'
             f"满分 {_esc(two_decimals(cat['points']))}</text>"
         )
     for i, row in enumerate(rows):
         y = header + i * ROW
-        body.append(f'<g class="row"><text class="name" x="{LABEL_WIDTH - 8}" y="{_num(y + ROW / 2 + 5)}" text-anchor="end">{_esc(row["district"])}</text>')
+        body.append(f'<g class="row"><text class="name" x="{_num(label_w - 8)}" y="{_num(y + ROW / 2 + 5)}" '
+                    f'text-anchor="end">{_esc(row["district"])}</text>')
         scores = row.get("categories", {})
         for j, cat in enumerate(categories):
-            x = LABEL_WIDTH + j * cell_w
+            x = label_w + j * cell_w
             score = scores.get(cat["id"])
             if score is None:
                 fill, text, colour = "#f9fafb", "—", "#9ca3af"  # no score yet: shown, not guessed
@@ -121,20 +158,22 @@ def category_heatmap(rows: list[dict], categories: list[dict]) -> str:
             )
         body.append("</g>")
     height = header + max(len(rows), 1) * ROW + 8
-    return _svg("各区分类得分（颜色越深得分率越高）", height, body)
+    return _svg("各单位分类得分（颜色越深得分率越高）", height, body)
 
 
 def district_vs_average(categories: list[dict], district: str | None = None) -> str:
     """Per category, two bars: this district's score and the city average, both scaled to the category's points."""
-    area = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 8
+    label_w = _label_width(c["name"] for c in categories)
+    area = WIDTH - label_w - VALUE_WIDTH - 8
     group = 2 * BAR + 14
     legend = 28
     who = district if district else "本区"
+    legend_gap = max(140, _text_width(who) + 40)
     body = [
-        f'<rect x="{LABEL_WIDTH}" y="6" width="12" height="12" fill="#2563eb"/>'
-        f'<text x="{LABEL_WIDTH + 18}" y="17">{_esc(who)}</text>'
-        f'<rect x="{LABEL_WIDTH + 140}" y="6" width="12" height="12" fill="#9ca3af"/>'
-        f'<text x="{LABEL_WIDTH + 158}" y="17">全市平均</text>'
+        f'<rect x="{_num(label_w)}" y="6" width="12" height="12" fill="#2563eb"/>'
+        f'<text x="{_num(label_w + 18)}" y="17">{_esc(who)}</text>'
+        f'<rect x="{_num(label_w + legend_gap)}" y="6" width="12" height="12" fill="#9ca3af"/>'
+        f'<text x="{_num(label_w + legend_gap + 18)}" y="17">全市平均</text>'
     ]
     for i, cat in enumerate(categories):
         y = legend + i * group
@@ -144,11 +183,11 @@ def district_vs_average(categories: list[dict], district: str | None = None) -> 
         body.append(
             f'<g class="category" data-id="{_esc(cat["id"])}">'
             f"<title>{_esc(cat['name'])}：{_esc(who)} {score}，全市平均 {average}（满分 {two_decimals(cat['points'])}）</title>"
-            f'<text class="name" x="{LABEL_WIDTH - 8}" y="{_num(y + BAR + 4)}" text-anchor="end">{_esc(cat["name"])}</text>'
-            f'<rect class="score" x="{LABEL_WIDTH}" y="{_num(y)}" width="{_num(score_w)}" height="{BAR}" fill="#2563eb"/>'
-            f'<text class="value" x="{_num(LABEL_WIDTH + score_w + 6)}" y="{_num(y + BAR - 4)}">{score}</text>'
-            f'<rect class="average" x="{LABEL_WIDTH}" y="{_num(y + BAR)}" width="{_num(avg_w)}" height="{BAR}" fill="#9ca3af"/>'
-            f'<text class="value" x="{_num(LABEL_WIDTH + avg_w + 6)}" y="{_num(y + 2 * BAR - 4)}" fill="#4b5563">{average}</text>'
+            f'<text class="name" x="{_num(label_w - 8)}" y="{_num(y + BAR + 4)}" text-anchor="end">{_esc(cat["name"])}</text>'
+            f'<rect class="score" x="{_num(label_w)}" y="{_num(y)}" width="{_num(score_w)}" height="{BAR}" fill="#2563eb"/>'
+            f'<text class="value" x="{_num(label_w + score_w + 6)}" y="{_num(y + BAR - 4)}">{score}</text>'
+            f'<rect class="average" x="{_num(label_w)}" y="{_num(y + BAR)}" width="{_num(avg_w)}" height="{BAR}" fill="#9ca3af"/>'
+            f'<text class="value" x="{_num(label_w + avg_w + 6)}" y="{_num(y + 2 * BAR - 4)}" fill="#4b5563">{average}</text>'
             "</g>"
         )
     height = legend + max(len(categories), 1) * group + 4

@@ -173,7 +173,7 @@ def statement_pdf(data: dict) -> bytes:
         _p(title, TITLE),
         _p(str(district), CENTRE),
         Spacer(1, 4 * mm),
-        _p(f"总分 {two_decimals(data['total'])}，第 {data['rank']} 名", HEADING),
+        _p(f"总分 {two_decimals(data['total'])}" + (f"，第 {data['rank']} 名" if data.get("rank") else ""), HEADING),
     ]
     for cat in data["categories"]:
         story.append(

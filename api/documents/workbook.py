@@ -40,8 +40,8 @@ STATUS_LABELS = {"retracted": "已撤销", "overturned": "申诉后撤销"}
 
 def build_workbook(ranking: dict[str, Any], breakdowns: list[dict[str, Any]], rubric: Any,
                    checkpoint: dict[str, Any] | None = None) -> bytes:
-    """`ranking` is `scores()` (rank order), `breakdowns` are `district_score()` results in the
-    official order; `checkpoint` the log checkpoint (or history digest) the figures come from."""
+    """`ranking` is `scores()`, `breakdowns` are `district_score()` results, both best first with ties
+    in the official order; `checkpoint` the log checkpoint (or history digest) the figures come from."""
     wb = Workbook()
     summary = wb.active
     summary.title = SUMMARY

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.web import admin, assessment, districts, office, signin
+from api.web import admin, assessment, districts, documents, office, signin
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, office, assessment, districts, admin):
+for module in (signin, office, assessment, districts, documents, admin):
     router.include_router(module.router)

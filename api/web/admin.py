@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
+
+from api.documents.charts import category_heatmap, ranking_bars
 
 from api.service import KaoheApp
 from api.shared import XLSX, Service, attachment
@@ -18,9 +23,10 @@ router = APIRouter(include_in_schema=False)
 
 def years_page(request: Request, service: KaoheApp, actor: Actor, status: int = 200,
                forms: dict | None = None) -> Response:
-    require(actor, "manage_years")
-    return render(request, "years.html", actor, None, {"years": service.years(), "default_rubric": DEFAULT_RUBRIC},
-                  status, forms)
+    require(actor, "read_years")
+    return render(request, "years.html", actor, None, {
+        "years": service.years(), "default_rubric": DEFAULT_RUBRIC, "can_open": can(actor, "manage_years"),
+        "can_rank": can(actor, "read_ranking")}, status, forms)
 
 
 @router.get("/web/years")
@@ -61,9 +67,14 @@ def ranking(request: Request, service: Service, year: int) -> Response:
     actor = signed_in(request, service)
     result = service.scores(actor, year)
     categories = service.rubric_tree(year)["categories"]
+    points = Decimal(service.rubric_tree(year)["total"])
+    # Drawn on the server: inline SVG, no script; the charts escape every name themselves.
+    bars = Markup(ranking_bars(result["districts"], max_points=points))
+    heatmap = Markup(category_heatmap(result["districts"], categories))
     return render(request, "ranking.html", actor, year, {
-        "ranking": result, "categories": categories,
-        "can_export": can(actor, "export")})
+        "ranking": result, "categories": categories, "bars": bars, "heatmap": heatmap,
+        "previous": service.previous_results(actor, year), "checkpoint": service.figures_checkpoint(year),
+        "can_export": can(actor, "export"), "can_bulletin": can(actor, "read_bulletin")})
 
 
 @router.get("/web/{year}/verify")
@@ -89,11 +100,14 @@ def close_page(request: Request, service: KaoheApp, actor: Actor, year: int, sta
                forms: dict | None = None) -> Response:
     require(actor, "manage_years")
     unsigned = service.unsigned_pairs(year)
-    by_district: dict[str, list[str]] = {}
+    indicators = [i for c in service.rubric_tree(year)["categories"] for i in c["indicators"]]
     state = (forms or {}).get("close") or {}
+    waiting: dict[str, list[str]] = {}  # indicator id → the districts whose sign-off it still waits for
     for d, i in (state.get("details") or {}).get("unsigned", unsigned if state else []):
-        by_district.setdefault(d, []).append(i)
-    return render(request, "close.html", actor, year, {"unsigned_count": len(unsigned), "refused_unsigned": by_district},
+        waiting.setdefault(i, []).append(d)
+    # Listed by indicator, with its name and 责任部门: who still has to sign off, and for whom.
+    by_indicator = [{**i, "districts": waiting[i["id"]]} for i in indicators if i["id"] in waiting]
+    return render(request, "close.html", actor, year, {"unsigned_count": len(unsigned), "refused_unsigned": by_indicator},
                   status, forms)
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from decimal import Decimal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
+
+from api.documents.charts import district_vs_average
 
 from api.service import KaoheApp
 from api.shared import Service
@@ -25,6 +30,8 @@ from api.web.frame import (
 from domain.actors import Actor, can_dispute, require_disputer
 from domain.errors import NotFound
 from domain.lifecycle import open_to_change
+from domain.scoring import display
+from domain.wording import finding_facts, join
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,7 +44,7 @@ def breakdown(request: Request, service: Service, year: int, district: str) -> R
     actor = signed_in(request, service)
     score = service.district_score(actor, year, district)
     tree = {i["id"]: i for c in service.rubric_tree(year)["categories"] for i in c["indicators"]}
-    texts = {cl["id"]: cl["text"] for i in tree.values() for cl in i["clauses"]}
+    clauses = {cl["id"]: cl for i in tree.values() for cl in i["clauses"]}
     open_year = not service.year_info(year)["closed"]
     may_dispute = open_year and can_dispute(actor, district)
     findings = [{"indicator": i, "clause": cl, "finding": f} for c in score["categories"] for i in c["indicators"]
@@ -45,8 +52,14 @@ def breakdown(request: Request, service: Service, year: int, district: str) -> R
     for item in findings:
         f = item["finding"]
         f["can_dispute"] = may_dispute and open_to_change(f.get("status", ""), f.get("dispute"))
+    averages = service.category_averages(year)
+    chart = Markup(district_vs_average(
+        [{"id": c["id"], "name": c["name"], "points": c["points"], "score": c["score"],
+          "average": averages.get(c["id"], Decimal(0))} for c in score["categories"]], district=district))
+    previous = service.previous_results(actor, year).get(district)
     return render(request, "district.html", actor, year, {
-        "district": district, "score": score, "texts": texts, "findings": findings})
+        "district": district, "score": score, "clauses": clauses, "findings": findings, "chart": chart,
+        "previous": previous})
 
 
 def find_finding(score: dict, finding_id: str) -> tuple[dict, dict, dict]:
@@ -93,35 +106,58 @@ def file_dispute(request: Request, service: Service, form: Form, year: int, dist
                                                      status, forms))
 
 
-def describe(event: dict, labels: dict[str, str]) -> str:
-    """One line of Chinese about what an event of the audit log says."""
+def points_moved(change: Decimal | None) -> str:
+    """How an event moved the total, in words: 扣 0.50 分, 恢复 0.50 分, or that it did not."""
+    if change is None:
+        return ""
+    if change < 0:
+        return f"扣 {display(-change)} 分"
+    if change > 0:
+        return f"恢复 {display(change)} 分"
+    return "得分不变"
+
+
+def describe(event: dict, rubric: dict[str, dict], findings: dict[str, dict], change: Decimal | None) -> str:
+    """One line of Chinese about what an event of the audit log says: which finding, and how many points.
+
+    `rubric` maps clause and indicator ids to their tree entries; `findings` maps a finding id to
+    what its FindingRecorded said (and the points it took), filled in as the history is read.
+    """
     d = event["data"]
     t = event["type"]
-    clause = d.get("clause")
-    about = f"{clause} {labels.get(clause, '')}".strip() if clause else ""
+    finding = findings.get(d.get("finding_id", "")) or {}
+
+    def clause_words(clause_id: str | None) -> str:
+        return f"{clause_id} {rubric.get(clause_id, {}).get('label', '')}".strip() if clause_id else ""
+
+    def which() -> str:  # the finding an event is about, as the district would recognise it
+        if not finding:
+            return ""
+        facts = finding_facts(finding, rubric.get(finding.get("clause"), {}).get("measures"))
+        took = f"，原扣 {display(-finding['took'])} 分" if finding.get("took") else ""
+        return f"扣分事项「{join([clause_words(finding.get('clause')), facts], '：')}」{took}"
+
     parts: list[str] = []
     if t == "Opened":
         parts.append(f"{d.get('year')} 年度，考核细则 {d.get('rubric')}")
     elif t == "FindingRecorded":
-        parts.append(about)
-        if d.get("occurred_on"):
-            parts.append(f"日期 {d['occurred_on']}")
-        for k, v in (d.get("measures") or {}).items():
-            parts.append(f"{k}={v}")
+        parts.append(clause_words(d.get("clause")))
+        parts.append(finding_facts({**d, "note": None}, rubric.get(d.get("clause"), {}).get("measures")))
+        parts.append(points_moved(change) if change else "不影响得分（已达扣分上限或已扣）")
     elif t == "FindingRetracted":
-        parts.append(f"原因：{d.get('reason')}")
+        parts += [which(), f"原因：{d.get('reason')}", points_moved(change)]
     elif t == "ActivityNoted":
         parts.append(ACTIVITY_LABELS.get(d.get("activity", ""), d.get("activity", "")))
         if d.get("occurred_on"):
             parts.append(f"日期 {d['occurred_on']}")
     elif t == "DisputeFiled":
-        parts.append(about)
-        parts.append(f"申诉理由：{d.get('statement')}")
+        parts += [which() or clause_words(d.get("clause")), f"申诉理由：{d.get('statement')}"]
     elif t == "DisputeResolved":
-        parts.append(DECISION_LABELS.get(d.get("decision", ""), d.get("decision", "")))
-        parts.append(f"理由：{d.get('reason')}")
+        parts += [DECISION_LABELS.get(d.get("decision", ""), d.get("decision", "")), which(),
+                  f"理由：{d.get('reason')}", points_moved(change)]
     elif t == "IndicatorSignedOff":
-        parts.append(f"指标 {d.get('indicator')}")
+        indicator = d.get("indicator")
+        parts.append(f"指标 {indicator} {rubric.get(indicator, {}).get('name', '')}".strip())
     source = d.get("source") or {}
     if source.get("title"):
         parts.append(f"来源：{source['title']}")
@@ -129,14 +165,25 @@ def describe(event: dict, labels: dict[str, str]) -> str:
         parts.append(f"说明：{d['note']}")
     if d.get("evidence"):
         parts.append(f"证明材料：{'、'.join(d['evidence'])}")
-    return "；".join(p for p in parts if p)
+    return join(parts)
 
 
 def audit_rows(service: KaoheApp, actor: Actor, year: int, district: str) -> list[dict]:
     events = service.audit(actor, year, district)
-    labels = {cl["id"]: cl["label"] for c in service.rubric_tree(year)["categories"] for i in c["indicators"]
-              for cl in i["clauses"]}
-    return [{**e, "summary": describe(e, labels)} for e in events]
+    effects = service.event_effects(actor, year, district)
+    rubric: dict[str, dict] = {}
+    for c in service.rubric_tree(year)["categories"]:
+        for i in c["indicators"]:
+            rubric[i["id"]] = i
+            rubric.update((cl["id"], cl) for cl in i["clauses"])
+    findings: dict[str, dict] = {}
+    rows = []
+    for e in events:
+        change = effects.get(e["position"])
+        if e["type"] == "FindingRecorded":
+            findings[e["data"]["finding_id"]] = {**e["data"], "took": change}
+        rows.append({**e, "summary": describe(e, rubric, findings, change)})
+    return rows
 
 
 @router.get("/web/{year}/districts/{district}/history")

@@ -30,6 +30,7 @@ from domain.actors import ROLE_LABELS, Actor, can, pages_for
 from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from domain.lifecycle import DisputeStatus, FindingStatus
 from domain.scoring import display
+from domain.wording import measures_text, readable
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -110,9 +111,9 @@ def role_label(actor: Actor | dict | None) -> str:
     return who if role == who else f"{who}（{role}）"
 
 
-templates.env.filters.update(points=points, local_time=local_time, who=role_label)
+templates.env.filters.update(points=points, local_time=local_time, who=role_label, readable=readable)
 templates.env.globals.update(
-    new_key=lambda: uuid.uuid4().hex, EVENT_LABELS=EVENT_LABELS, ACTIVITY_LABELS=ACTIVITY_LABELS,
+    new_key=lambda: uuid.uuid4().hex, measures_text=measures_text, EVENT_LABELS=EVENT_LABELS, ACTIVITY_LABELS=ACTIVITY_LABELS,
     DECISION_LABELS=DECISION_LABELS, STATUS_LABELS=STATUS_LABELS, OUTCOME_LABELS=OUTCOME_LABELS,
     KIND_LABELS=KIND_LABELS, UNIT_LABELS=UNIT_LABELS, ROLE_LABELS=ROLE_LABELS,
 )
@@ -131,6 +132,7 @@ SUCCESS = {
     "dispute": "申诉已提交，请保存回执。",
     "year": "考核年度已开启。",
     "closed": "考核年度已结束。",
+    "bulletin": "通报的标题、文号和日期已保存。",
 }
 
 
@@ -180,7 +182,7 @@ def error_page(request: Request, e: DomainError) -> Response:
     try:
         service = the_service(request)
         actor = tokens.actor_for(service.views, request.cookies.get(COOKIE))
-        year = current_year(service) if actor else None
+        year = current_year(service, actor) if actor else None
     except Exception:  # the message page must render even when the service cannot answer
         pass
     return templates.TemplateResponse(request, "error.html", {
@@ -188,20 +190,49 @@ def error_page(request: Request, e: DomainError) -> Response:
         "title": title, "hint": hint, "message": friendly(e.message, FIELD_LABELS)}, status_code=status)
 
 
+def page_not_found(request: Request) -> Response:
+    """An unknown /web address: the 404 page, in Chinese, in the frame (not the API's JSON)."""
+    return error_page(request, NotFound(f"没有这个页面：{request.url.path}"))
+
+
 # --- page frame -------------------------------------------------------------------------
 
 def nav_for(actor: Actor, year: int | None) -> list[tuple[str, str]]:
     if year is None:
-        return [("/web/years", "考核年度")] if can(actor, "manage_years") else []
+        return [("/web/years", "考核年度")] if can(actor, "read_years") else []
     base = f"/web/{year}"
     if actor.role == "district":
         d = quote(actor.district or "")
-        return [(f"{base}/districts/{d}", "得分明细"), (f"{base}/districts/{d}/history", "历史记录"),
-                (f"{base}/districts/{d}/receipts", "回执"), (f"{base}/disputes", "我的申诉")]
+        items = [(f"{base}/districts/{d}", "得分明细"), (f"{base}/districts/{d}/history", "历史记录"),
+                 (f"{base}/districts/{d}/receipts", "回执"), (f"{base}/disputes", "我的申诉")]
+        return items + [(f"{base}/{path}", label) for path, label in pages_for(actor)]
     items = [(f"{base}/{path}", label) for path, label in pages_for(actor)]
-    if can(actor, "manage_years"):
+    if can(actor, "read_years"):
         items.append(("/web/years", "考核年度"))
+    if can(actor, "manage_tokens"):
+        items.append(("/web/tokens", "访问令牌"))
     return items
+
+
+def year_choices(request: Request, actor: Actor, year: int | None) -> list[dict[str, Any]]:
+    """The year switcher: every year the actor takes part in, each linking to the same page of that year
+    (or to the role's landing page when the page is not a year's)."""
+    try:
+        years = the_service(request).years()
+    except DomainError:
+        return []
+    prefix = f"/web/{year}/" if year is not None else None
+    path = request.url.path
+    choices = []
+    for y in years:
+        if actor.role == "district" and actor.district not in y["districts"]:
+            continue
+        if prefix and path.startswith(prefix):
+            href = f"/web/{y['year']}/" + path[len(prefix):]
+        else:
+            href = landing(actor, y["year"])
+        choices.append({"year": y["year"], "closed": y["closed"], "href": href, "current": y["year"] == year})
+    return choices
 
 
 def landing(actor: Actor, year: int) -> str:
@@ -225,6 +256,7 @@ def render(request: Request, name: str, actor: Actor | None, year: int | None, c
         except DomainError:
             info = None
     page = {"actor": actor, "year": year, "year_info": info, "nav": nav_for(actor, year) if actor else [],
+            "years": year_choices(request, actor, year) if actor else [],
             "path": request.url.path, "ok": ok, "receipt": receipt, "forms": forms or {}, **context}
     return templates.TemplateResponse(request, name, page, status_code=status)
 
@@ -301,8 +333,11 @@ def key(form: FormData) -> str | None:
     return optional(form, "_key")
 
 
-def current_year(service: KaoheApp) -> int | None:
+def current_year(service: KaoheApp, actor: Actor | None = None) -> int | None:
+    """The year a role lands on: the newest open one (for a district, one it is assessed in), else the newest."""
     years = service.years()
+    if actor is not None and actor.role == "district":
+        years = [y for y in years if actor.district in y["districts"]]
     open_years = [y["year"] for y in years if not y["closed"]]
     if open_years:
         return max(open_years)

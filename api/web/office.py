@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from api.service import KaoheApp
 from api.shared import Service
 from api.web.frame import Form, done, guarded, key, lines, render, signed_in, submit, text
-from domain.actors import Actor, require
+from domain.actors import Actor, can, require
 from domain.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
@@ -18,14 +18,19 @@ router = APIRouter(include_in_schema=False)
 
 # --- office: meetings -------------------------------------------------------------------
 
+def can_write(service: KaoheApp, actor: Actor, year: int) -> bool:
+    """The registers are read by the auditor too; their forms are for the office, while the year is open."""
+    return can(actor, "run_office_workflows") and not service.year_info(year)["closed"]
+
+
 def meetings_page(request: Request, service: KaoheApp, actor: Actor, year: int, status: int = 200,
                   forms: dict | None = None) -> Response:
-    require(actor, "run_office_workflows")
+    require(actor, "read_registers")
     info = service.year_info(year)
     meetings = sorted(service.workflows(actor, year, "Meeting"), key=lambda m: (m["held_on"], m["recorded_at"]),
                       reverse=True)
-    return render(request, "meetings.html", actor, year, {"districts": info["districts"], "meetings": meetings},
-                  status, forms)
+    return render(request, "meetings.html", actor, year, {"districts": info["districts"], "meetings": meetings,
+                                                        "can_write": can_write(service, actor, year)}, status, forms)
 
 
 @router.get("/web/{year}/meetings")
@@ -66,15 +71,15 @@ def hold_meeting(request: Request, service: Service, form: Form, year: int) -> R
 
 def reports_page(request: Request, service: KaoheApp, actor: Actor, year: int, status: int = 200,
                  forms: dict | None = None) -> Response:
-    require(actor, "run_office_workflows")
+    require(actor, "read_registers")
     info = service.year_info(year)
     reports = sorted(service.workflows(actor, year, "Report"), key=lambda r: (r["closed"], r["due_on"]))
     for r in reports:
         subs, late = r.get("submissions", {}), r.get("late_submissions", {})
         r["rows"] = [{"district": d, "submitted_on": subs.get(d), "late": late.get(d, False)} for d in info["districts"]]
         r["pending"] = [d for d in info["districts"] if d not in subs]
-    return render(request, "reports.html", actor, year, {"districts": info["districts"], "reports": reports},
-                  status, forms)
+    return render(request, "reports.html", actor, year, {"districts": info["districts"], "reports": reports,
+                                                       "can_write": can_write(service, actor, year)}, status, forms)
 
 
 @router.get("/web/{year}/reports")
@@ -127,13 +132,13 @@ def close_report(request: Request, service: Service, form: Form, year: int, repo
 
 def tasks_page(request: Request, service: KaoheApp, actor: Actor, year: int, status: int = 200,
                forms: dict | None = None) -> Response:
-    require(actor, "run_office_workflows")
+    require(actor, "read_registers")
     info = service.year_info(year)
     tasks = sorted(service.workflows(actor, year, "Task"), key=lambda t: (t["due_on"], t["recorded_at"]), reverse=True)
     for t in tasks:
         t["pending"] = [d for d in t["districts"] if d not in t.get("outcomes", {})]
-    return render(request, "tasks.html", actor, year, {"districts": info["districts"], "tasks": tasks},
-                  status, forms)
+    return render(request, "tasks.html", actor, year, {"districts": info["districts"], "tasks": tasks,
+                                                     "can_write": can_write(service, actor, year)}, status, forms)
 
 
 @router.get("/web/{year}/tasks")

@@ -58,7 +58,7 @@ def signout(request: Request) -> Response:
 @guarded
 def home(request: Request, service: Service) -> Response:
     actor = signed_in(request, service)
-    year = current_year(service)
+    year = current_year(service, actor)
     if year is None:
         if actor.role == "admin":
             return RedirectResponse("/web/years", status_code=303)

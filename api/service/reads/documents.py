@@ -90,8 +90,10 @@ class DocumentReads:
     def statement_data(self, actor: Actor, year: int, district: str) -> dict[str, Any]:
         require_reader_of(actor, district)
         score = self.district_score(actor, year, district)
-        ranking = self.scores(self.system_actor, year)
-        place = next(r["rank"] for r in ranking["districts"] if r["district"] == district)
+        place = None  # a district learns its rank with the ranking (公示, the 通报), not from its statement
+        if can(actor, "read_ranking") or can(actor, "read_bulletin"):
+            ranking = self.scores(self.system_actor, year)
+            place = next(r["rank"] for r in ranking["districts"] if r["district"] == district)
         rubric = self.rubric_of_year(year)
         categories = []
         for c in score["categories"]:
@@ -128,8 +130,8 @@ class DocumentReads:
         reader = actor or self.system_actor
         require(reader, "export")
         ranking = self.scores(reader, year)
-        # The 扣分明细 sheets in the official order (the year's district order), the 汇总 in rank order.
-        breakdowns = [self.district_score(reader, year, d) for d in self.year_info(year)["districts"]]
+        # One 扣分明细 sheet per district in the 汇总's order: best first, ties in the official order.
+        breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
         return build_workbook(ranking, breakdowns, self.rubric_of_year(year), self.figures_checkpoint(year))
 
     # --- beside the figures: last year, the city average ------------------------------

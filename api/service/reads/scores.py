@@ -135,6 +135,24 @@ class ScoreReads:
         rubric = self.rubric_of_year(year)
         return breakdown(rubric, district, history.score(rubric), set(history.signed)), history
 
+    def event_effects(self, actor: Actor, year: int, district: str) -> dict[int, Decimal]:
+        """Store position of each of the district's ledger events → how far it moved the total
+        (negative: points deducted; positive: points restored), folded as `_breakdown_as_of` folds."""
+        require_reader_of(actor, district)
+        self.year_info(year)
+        rubric = self.rubric_of_year(year)
+        history = DistrictHistory(details=True)
+        before = history.score(rubric).total
+        effects: dict[int, Decimal] = {}
+        for position, event, data, who, at in self.views.query(
+                "SELECT position, type, data, actor, recorded_at FROM view_audit "
+                "WHERE year = ? AND district = ? AND kind = ? ORDER BY position", (year, district, "DistrictLedger")):
+            history.apply(event, {**loads(data), "actor": loads(who)}, at)
+            if event in ("FindingRecorded", "FindingRetracted", "DisputeResolved"):  # the ones that can move it
+                after = history.score(rubric).total
+                effects[position], before = after - before, after
+        return effects
+
     def _finding_details(self, year: int, district: str) -> dict[str, dict[str, Any]]:
         rows = self.views.query(
             "SELECT finding_id, clause, recorded_at, data, status, status_reason, dispute FROM view_findings "
