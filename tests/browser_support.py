@@ -167,10 +167,10 @@ class Story:
         self.page, self.base, self.tokens, self.folder = page, base, tokens, folder
         self.count = 0
 
-    def shot(self, name: str, copy_to: Path | None = None) -> None:
+    def shot(self, name: str, copy_to: Path | None = None, full_page: bool = False) -> None:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{name}.png"
-        self.page.screenshot(path=str(path))
+        self.page.screenshot(path=str(path), full_page=full_page)
         if copy_to is not None and os.environ.get("KAOHE_UPDATE_DOCS") == "1":
             copy_to.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy_to)

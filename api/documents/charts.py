@@ -15,6 +15,7 @@ WIDTH = 720  # viewBox units; the SVG itself is width="100%" of whatever holds i
 LABEL_WIDTH = 150  # room for a district name of about ten characters at font-size 14
 MAX_LABEL_WIDTH = 300  # a longer name (大连长兴岛经济技术开发区 is 12) widens the label column up to this
 VALUE_WIDTH = 64
+RANK_WIDTH = 24  # room for the rank (1 … 99) before a district's name in the bars
 ROW = 28
 BAR = 18
 
@@ -54,17 +55,18 @@ def _label_width(names: Iterable[Any], size: float = 14) -> float:
 
 
 def _lines(text: str, width: float, size: float, most: int = 3) -> list[str]:
-    """`text` broken into lines that fit `width` (CJK breaks anywhere), at most `most` lines."""
-    lines, line = [], ""
-    for ch in text:
-        if line and _text_width(line + ch, size) > width:
-            lines.append(line)
-            line = ""
-        line += ch
-    lines.append(line)
-    if len(lines) > most:
-        lines = lines[: most - 1] + ["".join(lines[most - 1:])]
-    return lines
+    """`text` broken into as few lines as fit `width` (CJK breaks anywhere), balanced so no line is a
+    lone character, at most `most` lines."""
+    if _text_width(text, size) <= width or len(text) < 2:
+        return [text]
+    count = min(most, len(text), -(-int(_text_width(text, size)) // max(int(width), 1)))
+    while count < min(most, len(text)):
+        per = -(-len(text) // count)
+        if all(_text_width(text[i:i + per], size) <= width for i in range(0, len(text), per)):
+            break
+        count += 1
+    per = -(-len(text) // count)
+    return [text[i:i + per] for i in range(0, len(text), per)]
 
 
 def _ratio(part: Any, whole: Any) -> Decimal:
@@ -87,7 +89,7 @@ def _svg(label: str, height: float, body: Iterable[str]) -> str:
 def ranking_bars(rows: list[dict], max_points: Decimal = Decimal(100)) -> str:
     """Horizontal bars of totals, best first (by rank; equal ranks keep the given official order)."""
     ordered = sorted(rows, key=lambda r: r["rank"])  # sorted is stable: ties stay in official order
-    label_w = _label_width(r["district"] for r in ordered)
+    label_w = RANK_WIDTH + _label_width(r["district"] for r in ordered)  # the rank stands left of the name
     area = WIDTH - label_w - VALUE_WIDTH - 8
     top = 8
     body = []

@@ -18,7 +18,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))  # idempotent; a CID font needs no font file
@@ -36,6 +36,7 @@ CENTRE = ParagraphStyle("centre", parent=_BASE, alignment=TA_CENTER)
 HEADING = ParagraphStyle("heading", parent=_BASE, fontSize=13, leading=18, spaceBefore=10, spaceAfter=4)
 SUBHEADING = ParagraphStyle("subheading", parent=_BASE, fontSize=11, leading=16, spaceBefore=6, spaceAfter=2)
 BODY = _BASE
+DISTRICT_LINE = ParagraphStyle("district_line", parent=_BASE, spaceBefore=3, spaceAfter=3)
 SMALL = ParagraphStyle("small", parent=_BASE, fontSize=8, leading=11)
 CELL = ParagraphStyle("cell", parent=_BASE, fontSize=8.5, leading=11)
 CELL_CENTRE = ParagraphStyle("cell_centre", parent=CELL, alignment=TA_CENTER)
@@ -154,12 +155,11 @@ def bulletin_pdf(data: dict) -> bytes:
     if number_and_date:
         story.append(_p(number_and_date, CENTRE))
     story += [Spacer(1, 6 * mm), _p("一、考核得分与排名", HEADING), table, _p("二、各单位扣分情况", HEADING)]
-    for row in data["districts"]:
-        lines = [d for d in row.get("deductions", []) if str(d).strip()]
-        block = [_p(f"{row['district']}（总分 {two_decimals(row['total'])}）", SUBHEADING)]
-        block += [_p(line, BODY) for line in lines] if lines else [_p("无扣分。", BODY)]
-        story.append(KeepTogether(block[:2]))  # never a district's name alone at a page foot
-        story += block[2:]
+    for row in data["districts"]:  # one paragraph a district: its name, total and every deduction
+        lines = [str(d).strip().rstrip("。；;") for d in row.get("deductions", []) if str(d).strip()]
+        said = "；".join(lines) + "。" if lines else "无扣分。"
+        story.append(Paragraph(f"<b>{escape(str(row['district']))}</b>（总分 {two_decimals(row['total'])}）："
+                               f"{escape(said)}", DISTRICT_LINE))
     story += [Spacer(1, 6 * mm)] + _checkpoint_lines(data.get("checkpoint"))
     return _build(story, pagesize, title)
 

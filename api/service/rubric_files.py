@@ -20,7 +20,8 @@ def available_rubrics() -> list[str]:
 def load_rubric(rubric_id: str) -> Rubric:
     """Load and validate a shipped rubric; `RubricError` if unknown or broken."""
     if rubric_id not in available_rubrics():
-        raise RubricError(f"unknown rubric {rubric_id!r} (available: {', '.join(available_rubrics())})")
+        raise RubricError(f"没有名为 {rubric_id} 的考核细则，现有：{'、'.join(available_rubrics())} "
+                          f"(unknown rubric {rubric_id!r}; available: {', '.join(available_rubrics())})")
     text = resources.files("domain.rubrics").joinpath(f"{rubric_id}.json").read_text("utf-8")
     return parse_rubric_text(text)
 
