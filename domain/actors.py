@@ -41,7 +41,6 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     # stage is decided where publication lives; by role alone they have it not.
     "read_bulletin": frozenset({"office", "auditor", "admin"}),
     "issue_bulletin": frozenset({"office", "admin"}),  # set the 通报's title, 文号 and date
-    "manage_tokens": frozenset({"admin"}),
 }
 SCORE_READERS = tuple(sorted(ROLE_TABLE["read_ranking"]))
 
@@ -62,7 +61,7 @@ PERMISSION_LABELS = {
     "sign_off": "核定指标", "dispute": "提出申诉", "run_office_workflows": "办理会议、报送和临时任务",
     "read_registers": "查看会议、报送和任务登记", "export": "导出工作簿", "verify": "校验历史",
     "manage_years": "开启和结束考核年度", "read_years": "查看考核年度", "read_bulletin": "查看结果通报",
-    "issue_bulletin": "设置结果通报的标题、文号和日期", "manage_tokens": "管理访问令牌",
+    "issue_bulletin": "设置结果通报的标题、文号和日期",
 }
 
 

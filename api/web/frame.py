@@ -209,8 +209,6 @@ def nav_for(actor: Actor, year: int | None) -> list[tuple[str, str]]:
     items = [(f"{base}/{path}", label) for path, label in pages_for(actor)]
     if can(actor, "read_years"):
         items.append(("/web/years", "考核年度"))
-    if can(actor, "manage_tokens"):
-        items.append(("/web/tokens", "访问令牌"))
     return items
 
 
