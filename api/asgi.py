@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import http, web
 from api.http import operations
-from api.http.errors import domain_error, http_error, validation_error
 from api.http.docs import router as docs_router
+from api.http.errors import domain_error, http_error, validation_error
 from api.http.operations import RequestTiming
 from api.http.score_cache import RememberedScores
 from api.service import KaoheApp, tokens

@@ -8,16 +8,24 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.asgi import create_app
 from api.service import tokens
 from domain.actors import Actor
 from tests.conftest import ADMIN, RUBRIC
-from tests.test_web_pages import Browser, browser, field_error  # noqa: F401 - the fixture
+from tests.test_web_pages import Browser, field_error
 
 OFFICIAL = ["庄河市", "中山区", "旅顺口区", "西岗区", "大连长兴岛经济技术开发区"]
 OFFICE = Actor("fixture-office", "office")
 PROPAGANDA = Actor("fixture-宣传教育部", "department", department="宣传教育部")
 DISTRICT_ROLE_CODES = re.compile(r"\b(office|department|district|auditor|admin)\b")
+
+
+@pytest.fixture
+def browser(app):
+    with TestClient(create_app(app)) as client:
+        yield Browser(client, app)
 
 
 @pytest.fixture

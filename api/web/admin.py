@@ -9,7 +9,6 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from api.documents.charts import category_heatmap, ranking_bars
-
 from api.service import KaoheApp
 from api.shared import XLSX, Service, attachment
 from api.web.frame import DEFAULT_RUBRIC, Form, done, guarded, key, landing, render, signed_in, submit, text

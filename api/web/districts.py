@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from decimal import Decimal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
 from api.documents.charts import district_vs_average
-
 from api.service import KaoheApp
 from api.shared import Service
 from api.web.frame import (
