@@ -1,4 +1,4 @@
-"""The `kaohe` command line: serve, token create, replay, verify, demo.
+"""The `kaohe` command line: serve, token create/list/revoke, replay, verify, demo.
 
 Thin: parse arguments, build the application service on `KAOHE_DATABASE_URL`, call it, print.
 """
@@ -6,6 +6,9 @@ Thin: parse arguments, build the application service on `KAOHE_DATABASE_URL`, ca
 from __future__ import annotations
 
 import argparse
+import getpass
+import ipaddress
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--behind-https", action="store_true",
+                       help="a TLS-terminating reverse proxy serves kaohe: Secure cookies, HSTS, https origins "
+                            "(same as KAOHE_BEHIND_HTTPS=1; see docs/security.md)")
+    serve.add_argument("--forwarded-allow-ips", default=None,
+                       help="proxies whose X-Forwarded-For/-Proto are believed (uvicorn's; default 127.0.0.1)")
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -39,11 +47,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["office", "department", "district", "auditor", "admin"])
     create.add_argument("--department")
     create.add_argument("--district")
+    create.add_argument("--expires", help="when it stops working: a duration (30m, 12h, 90d, 2w), a date "
+                                          "(YYYY-MM-DD, valid through that day, Asia/Shanghai) or an ISO date-time")
+    create.add_argument("--allow-unknown-scope", action="store_true",
+                        help="accept a district no open year assesses yet, or a department the rubrics do not name "
+                             "(tokens made before the year opens)")
+    token_commands.add_parser("list", help="every token's name, role, scope and state (never the token itself)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by name; running servers refuse it within a second")
+    revoke.add_argument("name")
 
     replay = commands.add_parser("replay", help="rebuild every projection from the store; print final scores and digest")
     replay.add_argument("--year", type=int, required=True)
 
-    verify = commands.add_parser("verify", help="check every hash chain; exit 1 if the history was tampered with")
+    verify = commands.add_parser("verify", help="check every hash chain, reading the store only; exit 1 if the history "
+                                                "was tampered with, 2 if it cannot be checked")
     verify.add_argument("--year", type=int)
 
     rubric = commands.add_parser("rubric", help="check a rubric file: refusals name the place, mismatches warn")
@@ -54,32 +71,76 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="open a demo year (2018, Dalian's ten districts) and print sign-in tokens")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if any year exists")
     demo.add_argument("--year", type=int, default=2018)
+    demo.add_argument("--host", help="the address the server will listen on (ops/serve passes it): no demo "
+                                     "tokens unless it is a loopback address")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
     if args.command == "rubric":
         return _check_rubric(args.rubric)
+    if args.command == "verify":
+        return _verify(args.year)
+    if args.command == "demo" and args.host is not None and not _loopback(args.host):
+        print(f"kaohe demo: {args.host} is not a loopback address; no demo year or tokens made. "
+              "Make tokens with `kaohe token create`, or run `kaohe demo` by hand.", file=sys.stderr)
+        return 0
     from api.service import KaoheApp
+    from domain.errors import DomainError
 
     app = KaoheApp.from_url()
     try:
         if args.command == "token":
-            from api.service.tokens import create_token
-
-            secret = create_token(app.views, args.name, args.role, department=args.department, district=args.district)
-            print(f"token for {args.name} ({args.role}):")
-            print(secret)
-            return 0
+            return _token(app, args)
         if args.command == "replay":
             return _replay(app, args.year)
-        if args.command == "verify":
-            return _verify(app, args.year)
         if args.command == "demo":
             return _demo(app, args.year, args.if_empty)
+    except DomainError as e:
+        print(f"kaohe {args.command}: {e.message}", file=sys.stderr)
+        return 1
     finally:
         app.close()
     return 2
+
+
+CLI_ACTOR = f"cli:{getpass.getuser()}"
+
+
+def _token(app, args: argparse.Namespace) -> int:
+    from api.service import tokens
+    from domain.actors import Actor
+
+    admin = Actor(CLI_ACTOR, "admin")
+    if args.token_command == "list":
+        listing = tokens.list_tokens(app.views, admin)
+        print("name\trole\tscope\tstatus\tcreated_at\tcreated_by\texpires_at\trevoked_at")
+        for t in listing["tokens"]:
+            print("\t".join(str(v or "-") for v in (
+                t["name"], t["role"], t["department"] or t["district"], t["status"], t["created_at"],
+                t["created_by"], t["expires_at"], t["revoked_at"])))
+        return 0
+    if args.token_command == "revoke":
+        info = tokens.revoke_token(app.views, args.name, admin)
+        print(f"revoked {info['name']} ({info['role']}) at {info['revoked_at']}")
+        return 0
+    if not args.allow_unknown_scope:
+        tokens.check_scope(app, department=args.department, district=args.district)
+    secret = tokens.create_token(app.views, args.name, args.role, department=args.department,
+                                 district=args.district, expires_at=tokens.parse_expiry(args.expires),
+                                 created_by=CLI_ACTOR)
+    print(f"token for {args.name} ({args.role}):")
+    print(secret)
+    return 0
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_rubric(name: str) -> int:
@@ -105,9 +166,12 @@ def _serve(args: argparse.Namespace) -> int:
     from api.service import KaoheApp
 
     KaoheApp.from_url().close()  # create the database before any worker starts (see EVENTSOURCING-NOTES)
+    if args.behind_https:
+        os.environ["KAOHE_BEHIND_HTTPS"] = "1"  # read by every worker (api.shared.behind_https)
     print(f"kaohe: http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
+    extra = {"forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {}
     uvicorn.run("api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, proxy_headers=True, **extra)
     return 0
 
 
@@ -130,8 +194,27 @@ def _replay(app, year: int) -> int:
     return 0
 
 
-def _verify(app, year: int | None) -> int:
-    result = app.verify(year)
+def _verify(year: int | None) -> int:
+    """Exit 0 intact, 1 tampered, 2 when the store cannot be read or the year does not exist."""
+    from api.service.bootstrap import build
+    from domain.errors import DomainError
+
+    app = None
+    try:
+        app = build(follow=False, read_only=True)
+        result = app.verify(year)
+    except DomainError as e:
+        print(f"kaohe verify: cannot check: {e.message}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - whatever stops the check, it is not evidence of tampering
+        print(f"kaohe verify: cannot read the store: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if app is not None:
+            try:
+                app.close()
+            except Exception:  # noqa: BLE001 - closing a store that failed to open
+                pass
     if result["ok"]:
         print(f"ok: {result['events']} events in {result['chains']} chains intact; head {result['head']}")
         return 0
@@ -154,12 +237,17 @@ def _demo(app, year: int, if_empty: bool) -> int:
     app.open_year(Actor("demo", "admin"), year=year, rubric="dalian-2018", districts=DEMO_DISTRICTS)
     lines = [f"# kaohe demo tokens for {year} (keep them; they are stored hashed and cannot be shown again)"]
     for name, role, department, district in DEMO_TOKENS:
-        secret = create_token(app.views, name, role, department=department, district=district)
+        secret = create_token(app.views, name, role, department=department, district=district,
+                              created_by=f"{CLI_ACTOR} (demo)")
         lines.append(f"{role}\t{name}\t{secret}")
     text = "\n".join(lines) + "\n"
     path = Path("var/demo-tokens.txt")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    # Readable by this user only: the admin token is among them.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
     print(text + f"(also written to {path})\n"
           "Sign in on the first page (http://127.0.0.1:8000/ by default) with one of these tokens: 市总工会办公室 for the roll call, "
           "中山区总工会 for a district's view.")

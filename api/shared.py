@@ -1,10 +1,11 @@
 """What the two HTTP entry points (the JSON API and the web pages) share: the service behind a request,
-and file-download headers. Neither entry point imports the other.
+file-download headers, and whether the browser speaks HTTPS. Neither entry point imports the other.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -26,3 +27,14 @@ Service = Annotated[KaoheApp, Depends(get_service)]
 def attachment(filename: str) -> str:
     """A Content-Disposition that keeps a Chinese file name (RFC 6266 filename*)."""
     return f"attachment; filename=\"{filename.encode('ascii', 'replace').decode()}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def behind_https() -> bool:
+    """Told that a TLS-terminating proxy serves kaohe (`kaohe serve --behind-https`, KAOHE_BEHIND_HTTPS=1)."""
+    return os.environ.get("KAOHE_BEHIND_HTTPS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def served_over_https(scope: dict[str, Any]) -> bool:
+    """The browser speaks HTTPS to us: TLS here, a trusted proxy's X-Forwarded-Proto (uvicorn applies it
+    to `scheme` for --forwarded-allow-ips), or the setting says so."""
+    return scope.get("scheme") in ("https", "wss") or behind_https()

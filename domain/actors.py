@@ -36,6 +36,7 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "export": frozenset({"office", "auditor", "admin"}),
     "verify": frozenset({"auditor", "admin"}),
     "manage_years": frozenset({"admin"}),
+    "manage_tokens": frozenset({"admin"}),  # list and revoke tokens, read who made or revoked them
     "read_years": frozenset({"office", "department", "auditor", "admin"}),
     # The 通报 (results bulletin). Districts gain it during and after 公示 (publication): that
     # stage is decided where publication lives; by role alone they have it not.
@@ -60,8 +61,8 @@ PERMISSION_LABELS = {
     "read_ranking": "查看全部排名", "record_findings": "记录扣分事项", "resolve_disputes": "处理申诉",
     "sign_off": "核定指标", "dispute": "提出申诉", "run_office_workflows": "办理会议、报送和临时任务",
     "read_registers": "查看会议、报送和任务登记", "export": "导出工作簿", "verify": "校验历史",
-    "manage_years": "开启和结束考核年度", "read_years": "查看考核年度", "read_bulletin": "查看结果通报",
-    "issue_bulletin": "设置结果通报的标题、文号和日期",
+    "manage_years": "开启和结束考核年度", "manage_tokens": "管理访问令牌", "read_years": "查看考核年度",
+    "read_bulletin": "查看结果通报", "issue_bulletin": "设置结果通报的标题、文号和日期",
 }
 
 

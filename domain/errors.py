@@ -37,3 +37,9 @@ class Forbidden(DomainError):
     """The actor's role or scope does not allow the command (→ 403)."""
 
     code = "forbidden"
+
+
+class Unavailable(DomainError):
+    """The store refused a write it should take (disk full, read-only): nothing was recorded (→ 503)."""
+
+    code = "unavailable"

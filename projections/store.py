@@ -6,11 +6,14 @@ write lock); the SQL itself is the portable subset both understand.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
+from urllib.parse import quote
 
 SCHEMA_VERSION = 4  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
@@ -63,6 +66,18 @@ def shadowed(sql: str) -> str:
     return VIEW_NAME.sub(lambda m: m.group(1) + SHADOW, sql)
 
 
+def sqlite_read_only_uri(path: str) -> str:
+    """A URI that opens an SQLite file without ever writing (no WAL or shared-memory file made either).
+
+    Where no -wal file exists and none could be made (a read-only copy in a read-only folder), no
+    writer can be active, so the file is opened `immutable`: SQLite then needs no lock files at all.
+    """
+    file = Path(path).resolve()
+    wal = file.with_name(file.name + "-wal")
+    immutable = not wal.exists() and not os.access(file.parent, os.W_OK)
+    return f"file:{quote(str(file))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
 class ViewStore:
     """The read side's database. `transaction()` takes the write lock (the projection runner);
     `query()` reads on a connection of the calling thread's own, so reads never wait for a
@@ -97,7 +112,7 @@ class ViewStore:
         path = env["SQLITE_DBNAME"]
         if reading and self.read_only:
             # `kaohe verify` on a read-only copy: open it read-only, never create or change a file.
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+            conn = sqlite3.connect(sqlite_read_only_uri(path), uri=True, isolation_level=None,
                                    check_same_thread=False, timeout=30)
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -208,6 +223,11 @@ class Transaction:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read inside the transaction (sees what it has written so far)."""
         return list(self._conn.execute(self._sql(sql), params).fetchall())
+
+    def columns(self, table: str) -> set[str]:
+        """The column names a table has now (to add a later column to a table made without it)."""
+        cursor = self._conn.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        return {d[0] for d in cursor.description}
 
 
 class ShadowViews:

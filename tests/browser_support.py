@@ -109,12 +109,14 @@ def free_port() -> int:
 @contextmanager
 def running_server(home: Path, token_specs: dict[str, tuple[str, ...]]) -> Iterator[dict]:
     """`kaohe serve` on a free port over a fresh SQLite file in `home`; tokens made first, as
-    {key: (name, role, *scope flags)}. Yields {"base": url, "tokens": {key: token}, "env": env}."""
+    {key: (name, role, *scope flags)}, before any year is open (so with --allow-unknown-scope).
+    Yields {"base": url, "tokens": {key: token}, "env": env}."""
     env = {**os.environ, "KAOHE_DATABASE_URL": f"sqlite:///{home}/kaohe.sqlite3"}
     kaohe = kaohe_command()
 
     def token(name: str, role: str, *scope: str) -> str:
-        out = subprocess.run([*kaohe, "token", "create", "--name", name, "--role", role, *scope], env=env, cwd=home,
+        out = subprocess.run([*kaohe, "token", "create", "--name", name, "--role", role, *scope,
+                              "--allow-unknown-scope"], env=env, cwd=home,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         return out.stdout.strip().splitlines()[-1]

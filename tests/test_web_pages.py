@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import web
+from api.service import sessions
 from api.asgi import create_app
 from api.service import KaoheApp, tokens
 from api.web import frame
@@ -19,6 +20,7 @@ from domain.actors import Actor
 from tests.conftest import DISTRICTS, YEAR
 
 Y = f"/web/{YEAR}"
+SAME_ORIGIN = {"Origin": "http://testserver"}  # what a browser sends with a form from our own page
 OFFICE = Actor("fixture-office", "office")
 AUDITOR = Actor("fixture-auditor", "auditor")
 
@@ -43,7 +45,7 @@ class Browser:
 
     def sign_in(self, who: str):
         self.client.cookies.clear()
-        r = self.client.post("/signin", data={"token": self.token(who)}, follow_redirects=False)
+        r = self.client.post("/signin", data={"token": self.token(who)}, headers=SAME_ORIGIN, follow_redirects=False)
         assert r.status_code == 303, r.text
         return r
 
@@ -51,7 +53,9 @@ class Browser:
         return self.client.get(path, **kwargs)
 
     def post(self, path: str, data: dict | None = None, **kwargs):
-        return self.client.post(path, data=data or {}, **kwargs)
+        """A form post as our own page sends it: from our origin, with the session's CSRF token."""
+        data = {"_csrf": sessions.csrf_token(self.client.cookies.get(frame.COOKIE)), **(data or {})}
+        return self.client.post(path, data=data, headers={**SAME_ORIGIN, **kwargs.pop("headers", {})}, **kwargs)
 
 
 @pytest.fixture
@@ -99,25 +103,34 @@ def test_sign_in_page_and_an_unknown_token(browser):
     r = browser.post("/signin", {"token": "not-a-token"})
     assert r.status_code == 401
     assert field_error(r.text, "token") == "访问令牌无效，请检查后重试"
-    assert input_value(r.text, "token") == "not-a-token"
+    assert "not-a-token" not in r.text  # a typed token is never sent back in a page
     assert frame.COOKIE not in r.cookies
 
 
-def test_sign_in_keeps_the_token_in_an_http_only_strict_cookie_and_sign_out_clears_it(browser, year_2018):
-    r = browser.client.post("/signin", data={"token": browser.token("office")}, follow_redirects=False)
+def test_sign_in_keeps_a_session_id_in_an_http_only_strict_cookie_and_sign_out_ends_it(browser, year_2018):
+    token = browser.token("office")
+    r = browser.client.post("/signin", data={"token": token}, headers=SAME_ORIGIN, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/web"
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{frame.COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert "expires" not in cookie.lower() and "max-age" not in cookie.lower()  # a session cookie
+    assert "secure" not in cookie.lower()  # plain http here; see test_security_sessions for https
+    session_id = browser.client.cookies.get(frame.COOKIE)
+    assert session_id and token not in cookie
     home = browser.get("/web", follow_redirects=False)
     assert home.status_code == 303 and home.headers["location"] == f"{Y}/meetings"
-    out = browser.client.post("/signout", follow_redirects=False)
+    out = browser.post("/signout", follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/"
-    assert 'kaohe_token=""' in out.headers["set-cookie"] or "Max-Age=0" in out.headers["set-cookie"]
+    assert "Max-Age=0" in out.headers["set-cookie"]
     browser.client.cookies.clear()
     again = browser.get(f"{Y}/meetings", follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"] == f"/?next={Y}/meetings"
-    back = browser.client.post("/signin", data={"token": browser.token("office"), "next": f"{Y}/tasks"},
+    # the old cookie, presented again after sign-out, is refused: the session ended on the server
+    browser.client.cookies.set(frame.COOKIE, session_id)
+    stale = browser.client.get(f"{Y}/meetings", follow_redirects=False)
+    assert stale.status_code == 303 and stale.headers["location"] == f"/?next={Y}/meetings"
+    browser.client.cookies.clear()
+    back = browser.client.post("/signin", data={"token": token, "next": f"{Y}/tasks"}, headers=SAME_ORIGIN,
                                follow_redirects=False)
     assert back.headers["location"] == f"{Y}/tasks"
 

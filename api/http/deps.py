@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth_limit import AuthFailures
 from api.http.group_commit import GroupCommit
 from api.service import KaoheApp, tokens
 from api.shared import Service
@@ -23,10 +24,19 @@ def actor_for_authorization(service: KaoheApp, authorization: str | None) -> Act
     return tokens.actor_for(service.views, token.strip())
 
 
-def current_actor(service: Service,
+def current_actor(request: Request, service: Service,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    """The caller; 401 for a missing, unknown, revoked or expired token; 429 after too many failures."""
+    limiter: AuthFailures = request.app.state.auth_failures
+    client = request.client.host if request.client else None
+    wait = limiter.retry_after(client)
+    if wait is not None:
+        raise HTTPException(429, f"认证失败次数过多，请 {wait} 秒后再试 (too many failed authentications)",
+                            headers={"Retry-After": str(wait)})
     actor = tokens.actor_for(service.views, credentials.credentials if credentials else None)
     if actor is None:
+        if credentials is not None:  # no token at all is a mistake, not a guess
+            limiter.failed(client, request.url.path)
         raise HTTPException(401, "需要有效的访问令牌 (missing or unknown bearer token)",
                             headers={"WWW-Authenticate": "Bearer"})
     return actor

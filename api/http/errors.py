@@ -14,14 +14,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.models import ErrorBody
-from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 
-ERROR_STATUS: dict[type[DomainError], int] = {InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403}
+ERROR_STATUS: dict[type[DomainError], int] = {InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403,
+                                              Unavailable: 503}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
               422: "invalid", 429: "too_many_requests", 503: "unavailable"}
 DESCRIPTIONS = {401: "缺少或无效的访问令牌", 403: "角色或范围不允许", 404: "年度、单位或事项不存在",
-                409: "与当前状态冲突（如年度已结束）", 422: "输入无效，field 指明哪一项"}
+                409: "与当前状态冲突（如年度已结束）", 413: "请求内容过大", 422: "输入无效，field 指明哪一项",
+                429: "认证失败次数过多，请按 Retry-After 稍后再试", 503: "数据库暂时不能写入，什么也没有记录"}
 # Every /api call documents these answers with the real error body (FastAPI's default 422 schema is replaced).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text} for status, text in DESCRIPTIONS.items()}

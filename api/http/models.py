@@ -432,3 +432,34 @@ class BulletinHeading(Answer):
     number: str
     date: str
     receipt: Receipt
+
+
+class TokenInfo(Answer):
+    """An access token as admin sees it: never the token, nor its hash."""
+
+    name: str
+    role: str
+    department: str | None = None
+    district: str | None = None
+    created_at: str
+    created_by: str | None = None
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+    status: Literal["active", "expired", "revoked"]
+
+
+class TokenEvent(Answer):
+    at: str
+    action: Literal["created", "revoked"]
+    name: str
+    role: str
+    department: str | None = None
+    district: str | None = None
+    actor: str = Field(description="who made or revoked it (an admin's token name, or cli:<user>)")
+    expires_at: str | None = None
+
+
+class TokenList(Answer):
+    tokens: list[TokenInfo]
+    events: list[TokenEvent]

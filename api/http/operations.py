@@ -15,16 +15,22 @@ from api.service.metrics import MAX_LAG, projection_state
 from api.shared import Service
 
 router = APIRouter(tags=["operations"])
+# /health says degraded for this long after a write the database refused (unless one succeeded since).
+WRITE_FAILURE_WINDOW = 60.0  # seconds
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "degraded"}})
 def health(service: Service) -> Any:
-    """`ok`, or `degraded` (503) when the views cannot be written or lag more than KAOHE_HEALTH_MAX_LAG events."""
+    """`ok`, or `degraded` (503) when the views cannot be written or lag more than KAOHE_HEALTH_MAX_LAG events,
+    or the database refused a write in the last minute (reads still answer; writes answer 503)."""
     state = projection_state(service)
     runner = service.runner
     reasons = []
     if runner is not None and runner.error:
         reasons.append(f"视图无法更新 (the views cannot be caught up: {runner.error})")
+    failure = service.write_failure
+    if failure is not None and time.monotonic() - failure[0] < WRITE_FAILURE_WINDOW:
+        reasons.append(f"数据库拒绝写入 (the database refused a write: {failure[1]})")
     if state["lag_events"] > MAX_LAG:
         reasons.append(f"视图落后 {state['lag_events']} 个事件 (views lag {state['lag_events']} events)")
     if reasons:

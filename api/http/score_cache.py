@@ -36,8 +36,11 @@ class RememberedScores:
     @staticmethod
     def _remembered(scope: dict[str, Any], year: int) -> bytes | None:
         service = getattr(scope["app"].state, "kaohe", None)
-        if service is None:
+        limiter = getattr(scope["app"].state, "auth_failures", None)
+        if service is None or limiter is None:
             return None
+        if limiter.retry_after(scope["client"][0] if scope.get("client") else None) is not None:
+            return None  # blocked: FastAPI answers 429
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
         actor = actor_for_authorization(service, authorization)
         if actor is None or not can(actor, "read_ranking"):

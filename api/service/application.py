@@ -79,6 +79,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingComm
                 self.runner.stop()
             if self.views is not None:
                 self.views.close()
+            self.aggregate_locks.close()
         finally:
             super().close()
 
@@ -94,8 +95,11 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingComm
         Without a running runner (a one-shot command line), catch up here instead. Right after start,
         the views are first brought up to what the store held when the first read came.
         """
-        target = max(self.written_position, after or 0)
         reached = self.catchup.caught_up_to
+        if after and after > (reached or 0):
+            # A position the store has not reached (a guess, a typo) would hold the read for READ_WAIT.
+            after = min(after, self.recorder.max_notification_id() or 0)
+        target = max(self.written_position, after or 0)
         if reached is None:  # just started: show at least what the store held when the first read came
             target = max(target, self.recorder.max_notification_id() or 0)
         if target == 0 or (reached or 0) >= target:

@@ -13,17 +13,19 @@ from projections.audit_log import AuditLog
 from projections.catchup import CatchUp
 from projections.runner import ProjectionRunner
 from projections.scoreboard import Scoreboard
-from projections.store import ViewStore
+from projections.store import ViewStore, sqlite_read_only_uri
 
 
 def build(url: str | None = None, *, follow: bool = True, read_only: bool = False, **extra: str) -> KaoheApp:
     """The service on the store at `url` (default `KAOHE_DATABASE_URL`); `extra` adds library settings."""
-    env = library_env(url or database_url())
+    env = library_env(url or database_url(), create=not read_only)
     if env["PERSISTENCE_MODULE"].endswith("sqlite"):
         # SQLite is the one-process deployment: the cache need not re-read the store
         # before each command (a stale aggregate would still fail to save, be evicted
         # and retried). Several processes share PostgreSQL, so there it fast-forwards.
         env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
+    if read_only:
+        env["CREATE_TABLE"] = "n"  # the library would otherwise create its tables on start
     return assemble({**env, **extra}, follow=follow, read_only=read_only)
 
 
@@ -34,8 +36,11 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     (one-shot command-line use) reads catch up by themselves. `read_only`: open the views without
     creating or changing anything (`kaohe verify` on a read-only copy).
     """
+    views_env = dict(env)
+    if read_only and env["PERSISTENCE_MODULE"].endswith("sqlite") and env["SQLITE_DBNAME"] != ":memory:":
+        env = {**env, "SQLITE_DBNAME": sqlite_read_only_uri(env["SQLITE_DBNAME"])}
     app = KaoheApp(env=env)
-    app.views = ViewStore({**app.env_dict(), **env}, read_only=read_only)
+    app.views = ViewStore({**app.env_dict(), **views_env}, read_only=read_only)
     app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog()]
     app.catchup = CatchUp(app, app.views, app.new_projections())
     app.metrics = Metrics(app)

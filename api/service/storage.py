@@ -22,12 +22,12 @@ def database_url() -> str:
     return os.environ.get("KAOHE_DATABASE_URL") or DEFAULT_URL
 
 
-def library_env(url: str) -> dict[str, str]:
-    """The eventsourcing environment for a database URL."""
+def library_env(url: str, *, create: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for a database URL (`create`: make the SQLite file's folder)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = sqlite_path(url)
-        if path != ":memory:":
+        if path != ":memory:" and create:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "10"}
     if parsed.scheme in ("postgresql", "postgres"):

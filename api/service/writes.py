@@ -4,30 +4,50 @@ A command builds its changed aggregates and its answer in `build`; `_write` save
 `save()` (one transaction). A concurrent write to the same aggregate (`IntegrityError`) is
 retried after a short random pause; an `idempotency_key` makes a repeated command return its
 first answer and record nothing new. Every write's answer carries the store position it
-reached, so a read that follows can wait for the views to show it.
+reached, so a read that follows can wait for the views to show it. A save the database
+refuses (disk full, read-only) is `Unavailable` (503): the transaction rolled back, nothing
+was recorded, and `write_failure` says so to /health until a save succeeds again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
 import threading
 import time
-from datetime import date
 from typing import Any, Callable
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from domain.actors import Actor, require_writer
-from domain.errors import Conflict, InvalidInput
+from domain.errors import Conflict, InvalidInput, Unavailable
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.rubric import canonical_json
-from domain.text import check_input
+from domain.text import check_input, iso_date
 from domain.year import AssessmentYear
+from api.service.write_locks import AggregateLocks
 
 MAX_ATTEMPTS = 20
 YEAR_RECHECK = 0.25  # seconds
+# What SQLite and PostgreSQL say when they refuse a write the command itself is fine for.
+STORE_REFUSALS = ("database or disk is full", "readonly database", "read-only", "disk i/o error",
+                  "no space left", "could not extend file", "could not write", "database is locked")
+
+
+def refused_by_store(e: BaseException) -> bool:
+    """A write the database would not take (disk full, read-only file or transaction), not a bug."""
+    if isinstance(e, IntegrityError):
+        return False
+    if isinstance(e, (OperationalError, sqlite3.OperationalError)):
+        return True
+    return isinstance(e, (PersistenceError, sqlite3.DatabaseError)) and any(
+        r in str(e).lower() for r in STORE_REFUSALS)
+
+
+def unavailable(e: BaseException) -> Unavailable:
+    return Unavailable(f"数据库暂时不能写入，本次操作没有记录，请稍后重试 (the database refused the write: {e})")
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -45,9 +65,20 @@ class WritePath:
         self._batch: list | None = None  # inside run_together: aggregates waiting for one save
         self._year_checked: dict[int, float] = {}  # year → when the store was last asked about it
         self.written_position = 0  # the newest store position this process wrote
+        self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of a refused save
+        self.aggregate_locks = AggregateLocks(self.env_dict())  # PostgreSQL: see api.service.write_locks
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)  # type: ignore[misc]
+        self.aggregate_locks.take(self.aggregate_locks.saved_ids(list(objs)))
+        try:
+            recordings = super().save(*objs, **kwargs)  # type: ignore[misc]
+        except Exception as e:
+            if refused_by_store(e):
+                self.write_failure = (time.monotonic(), f"{type(e).__name__}: {e}")
+            raise
+        finally:
+            self.aggregate_locks.release()
+        self.write_failure = None
         if recordings:
             self.written_position = max(self.written_position, recordings[-1].notification.id)
             if getattr(self, "runner", None) is not None:
@@ -97,21 +128,28 @@ class WritePath:
         fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
         started = time.perf_counter()
         try:
-            return self._write_once_saved(actor, fingerprint, build, idempotency_key)
+            return self._write_once_saved(actor, fingerprint, build, idempotency_key,
+                                          self.aggregate_locks.hint_key(command, args))
         finally:
             if self.metrics is not None:
                 self.metrics.writes.labels(command).observe(time.perf_counter() - started)
 
     def _write_once_saved(self, actor: Actor, fingerprint: str, build: Callable[[], tuple[list, dict]],
-                          idempotency_key: str | None) -> dict[str, Any]:
+                          idempotency_key: str | None, hint: tuple | None) -> dict[str, Any]:
+        locks = self.aggregate_locks
         with self._write_lock:
+            # PostgreSQL: hold the locks of what this command saved last time (and, after a
+            # conflict, of what it tried to save then) while reading, so the read cannot be stale.
+            expected = locks.expected(hint)
             for attempt in range(MAX_ATTEMPTS):
-                if idempotency_key:
-                    earlier = self._earlier_response(actor, idempotency_key, fingerprint)
-                    if earlier is not None:
-                        return earlier
                 self._command.touched = touched = []
+                aggregates: list[Any] = []
                 try:
+                    locks.take(expected)
+                    if idempotency_key:
+                        earlier = self._earlier_response(actor, idempotency_key, fingerprint)
+                        if earlier is not None:
+                            return earlier
                     aggregates, response = build()
                     if idempotency_key:
                         aggregates.append(IdempotencyRecord.take(
@@ -126,13 +164,18 @@ class WritePath:
                     self._evict(touched)
                     if self.metrics is not None:
                         self.metrics.conflicts.inc()
+                    expected = [*expected, *locks.saved_ids(aggregates)]
                     time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
-                except BaseException:
+                except BaseException as e:
                     self._evict(touched)
+                    if refused_by_store(e):
+                        raise unavailable(e) from e
                     raise
                 finally:
+                    locks.remember(hint, aggregates)
                     self._command.touched = None
+                    locks.release()
                 return response
         raise Conflict("并发写入冲突，请重试 (concurrent writes kept conflicting; try again)")
 
@@ -202,10 +245,7 @@ class WritePath:
             if required:
                 raise InvalidInput(f"{field} 必填，格式 YYYY-MM-DD ({field} is required)", field=field)
             return None
-        try:
-            day = date.fromisoformat(str(value))
-        except ValueError:
-            raise InvalidInput(f"{field} 日期格式错误，应为 YYYY-MM-DD (malformed date: {value!r})", field=field) from None
+        day = iso_date(value, field)
         if day.year != year:
             raise InvalidInput(f"{field} 不在 {year} 年度内 (date outside the year: {value})", field=field)
         return day.isoformat()

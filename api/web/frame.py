@@ -1,6 +1,9 @@
 """The frame every web page shares: templates and their filters, who is signed in, the menu, forms.
 
-Sign-in keeps the token in an HttpOnly, SameSite=Strict session cookie. Every form posts to a
+Sign-in opens a server-side session (api.service.sessions): the HttpOnly, SameSite=Strict cookie
+holds the session id, never the token, and is Secure over HTTPS. Every form carries the
+`form_guard()` macro (idempotency key + CSRF token) and is checked (api.web.csrf) where its
+route reads it (`Form`). Every form posts to a
 page route that calls one `KaoheApp` command; a refused command re-renders the page with the
 service's message next to the field it names (`DomainError.field`) and what was typed kept.
 A success redirects (POST/redirect/GET); each rendered form carries a fresh idempotency key,
@@ -10,6 +13,7 @@ may see or do is asked of the role table (domain.actors), never decided here.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 import uuid
@@ -25,20 +29,36 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from api.service import KaoheApp, tokens
+from api.service import KaoheApp, sessions
+from api.web import csrf
 from domain.actors import ROLE_LABELS, Actor, can, pages_for
-from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from domain.lifecycle import DisputeStatus, FindingStatus
 from domain.scoring import display
 from domain.wording import measures_text, readable
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-COOKIE = "kaohe_token"
+COOKIE = "kaohe_session"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_RUBRIC = "dalian-2018"
 
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+_CSRF: contextvars.ContextVar[str] = contextvars.ContextVar("kaohe_csrf", default="")
+
+
+class Pages(Jinja2Templates):
+    """Templates that know the CSRF token of the request they render (for `form_guard()`, whichever
+    template or macro calls it)."""
+
+    def TemplateResponse(self, request: Request, name: str, context: dict | None = None, **kwargs: Any):  # noqa: N802
+        reset = _CSRF.set(sessions.csrf_token(request.cookies.get(COOKIE)))
+        try:
+            return super().TemplateResponse(request, name, context, **kwargs)
+        finally:
+            _CSRF.reset(reset)
+
+
+templates = Pages(directory=str(HERE / "templates"))
 
 
 def the_service(request: Request) -> KaoheApp:
@@ -47,7 +67,10 @@ def the_service(request: Request) -> KaoheApp:
 
 
 async def _form(request: Request) -> FormData:
-    return await request.form()
+    """A page's form, once it is known to come from our own page (api.web.csrf)."""
+    form = await request.form()
+    csrf.check(request, form, request.cookies.get(COOKIE))
+    return form
 
 
 Form = Annotated[FormData, Depends(_form)]
@@ -113,7 +136,8 @@ def role_label(actor: Actor | dict | None) -> str:
 
 templates.env.filters.update(points=points, local_time=local_time, who=role_label, readable=readable)
 templates.env.globals.update(
-    new_key=lambda: uuid.uuid4().hex, measures_text=measures_text, EVENT_LABELS=EVENT_LABELS, ACTIVITY_LABELS=ACTIVITY_LABELS,
+    new_key=lambda: uuid.uuid4().hex, csrf_token=lambda: _CSRF.get(), measures_text=measures_text,
+    EVENT_LABELS=EVENT_LABELS, ACTIVITY_LABELS=ACTIVITY_LABELS,
     DECISION_LABELS=DECISION_LABELS, STATUS_LABELS=STATUS_LABELS, OUTCOME_LABELS=OUTCOME_LABELS,
     KIND_LABELS=KIND_LABELS, UNIT_LABELS=UNIT_LABELS, ROLE_LABELS=ROLE_LABELS,
 )
@@ -143,7 +167,7 @@ class SignInRequired(Exception):
 
 
 def signed_in(request: Request, service: KaoheApp) -> Actor:
-    actor = tokens.actor_for(service.views, request.cookies.get(COOKIE))
+    actor = sessions.actor_for(service.views, request.cookies.get(COOKIE))
     if actor is None:
         raise SignInRequired()
     return actor
@@ -166,7 +190,13 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def error_page(request: Request, e: DomainError) -> Response:
-    if isinstance(e, Forbidden):
+    if isinstance(e, csrf.CsrfRefused):
+        status, title = 403, "请求已拒绝"
+        hint = "此表单不是从本站页面提交的，或页面已过期。请回到页面，刷新后重试。"
+    elif isinstance(e, Unavailable):
+        status, title = 503, "暂时无法保存"
+        hint = "数据库暂时不能写入（如磁盘已满或只读），本次操作没有保存。查看功能不受影响，请稍后重试或联系管理员。"
+    elif isinstance(e, Forbidden):
         status, title = 403, "无权访问"
         hint = "您登录的角色不能查看或办理此事项。如需办理，请使用有权限的账号登录。"
     elif isinstance(e, NotFound):
@@ -181,7 +211,7 @@ def error_page(request: Request, e: DomainError) -> Response:
     actor, year = None, None
     try:
         service = the_service(request)
-        actor = tokens.actor_for(service.views, request.cookies.get(COOKIE))
+        actor = sessions.actor_for(service.views, request.cookies.get(COOKIE))
         year = current_year(service, actor) if actor else None
     except Exception:  # the message page must render even when the service cannot answer
         pass

@@ -15,6 +15,7 @@ from domain.actors import Actor, require, require_reader_of
 from domain.chain import history_digest
 from domain.errors import InvalidInput, NotFound
 from domain.lifecycle import DistrictHistory
+from domain.text import iso_date, iso_datetime
 from projections.catchup import loads
 from projections.scoreboard import breakdown
 
@@ -27,10 +28,10 @@ def as_of_bound(value: str | None) -> str | None:
         return None
     try:
         if "T" not in value and " " not in value:  # a date (2018-12-31): the end of that day
-            day = date.fromisoformat(value)
+            day = iso_date(value, "as_of")
             end = datetime.combine(day + timedelta(days=1), time(0), SHANGHAI) - timedelta(microseconds=1)
         else:
-            end = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            end = iso_datetime(value, "as_of")
             if end.tzinfo is None:
                 end = end.replace(tzinfo=SHANGHAI)
         bound = end.astimezone(timezone.utc).isoformat(timespec="microseconds")
