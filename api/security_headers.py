@@ -4,8 +4,8 @@ without inline script, no framing, no sniffing, a same-origin Referer, and no ca
 A pure ASGI middleware, outermost in api.asgi, so it also covers the answers other middleware
 sends (413s, remembered scores). `Cache-Control: no-store` goes on every answer that did not
 set its own (static files do): findings, scores and audit logs must not stay in a shared cache
-or the browser's. /docs and /redoc (Swagger UI, ReDoc) need an inline init script: each answer
-gets a fresh nonce, added to its own <script> tags here, and a CSP that allows only those.
+or the browser's. /docs and /redoc (Swagger UI, ReDoc) get a policy of their own: each answer a
+fresh nonce, added to its own <script> tags here, so an inline init script would also run.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from api.shared import served_over_https
 # Pages and API answers: scripts and styles only from our own /static, nothing inline.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-# Where FastAPI's /docs and /redoc load their assets today; empty once they are served from /static.
-DOCS_HOSTS = "https://cdn.jsdelivr.net"
-DOCS_CSP = ("default-src 'none'; script-src 'self' 'nonce-{nonce}'; "
-            "style-src 'self' 'unsafe-inline' {hosts} https://fonts.googleapis.com; "
-            "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-            "font-src 'self' https://fonts.gstatic.com; connect-src 'self'; worker-src 'self' blob:; "
+# /docs and /redoc (api/http/docs.py: assets served from here, init in a static file): scripts only
+# from here or carrying this answer's nonce; inline styles allowed (ReDoc's styled-components
+# inject <style> elements), images and workers from data:/blob: (Swagger's icons, ReDoc's worker).
+DOCS_CSP = ("default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 SCRIPT_TAG = re.compile(rb"<script(?=[\s>])", re.I)
@@ -49,7 +48,7 @@ class SecurityHeaders:
             return
         https = served_over_https(scope)
         nonce = secrets.token_urlsafe(16) if scope["path"] in DOCS_PATHS else None
-        policy = (DOCS_CSP.format(nonce=nonce, hosts=DOCS_HOSTS) if nonce else CSP).encode()
+        policy = (DOCS_CSP.format(nonce=nonce) if nonce else CSP).encode()
         start: dict[str, Any] | None = None
         held: list[bytes] = []
 

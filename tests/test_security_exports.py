@@ -25,7 +25,6 @@ def poisoned(api, year_2018):
     return api
 
 
-@pytest.mark.xfail(strict=True, reason="workbook cells made safe in issue 14")
 def test_the_workbook_has_no_formula_cell_for_a_note_typed_as_one(poisoned):
     r = poisoned.client.get(f"/api/years/{YEAR}/export.xlsx", headers=poisoned.auth["office"])
     assert r.status_code == 200

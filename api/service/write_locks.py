@@ -2,7 +2,7 @@
 
 Optimistic concurrency alone lets two servers keep colliding on one busy district ledger (a
 few of 200 concurrent writes ran out of retries). On PostgreSQL every save therefore holds a
-session advisory lock per aggregate it saves, and a retry takes the locks of what it saved
+session advisory lock per aggregate it saves, and a retry takes the locks of what it tried to save
 *before* it reads again: under the lock nobody else can save those aggregates, so the retry's
 fresh read cannot be stale and its save cannot conflict. A first attempt takes the locks of
 what the same command on the same district (finding, report …) saved last time, so on a busy
