@@ -174,6 +174,8 @@ def revoke_token(views: ViewStore, name: str, by: Actor) -> dict[str, Any]:
         info = _info(rows[0])
         if info["revoked_at"] is None:
             tx.execute("UPDATE kaohe_tokens SET revoked_at = ?, revoked_by = ? WHERE name = ?", (at, by.name, name))
+            for (digest,) in tx.query("SELECT token_hash FROM kaohe_tokens WHERE name = ?", (name,)):
+                _known.get(views, {}).pop(digest, None)  # this process refuses it at once; others within RECHECK
             _record(tx, "revoked", name, info["role"], info["department"], info["district"], by.name, None, at)
             info = {**info, "revoked_at": at, "revoked_by": by.name, "status": "revoked"}
     return info

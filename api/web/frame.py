@@ -156,6 +156,7 @@ SUCCESS = {
     "dispute": "申诉已提交，请保存回执。",
     "year": "考核年度已开启。",
     "closed": "考核年度已结束。",
+    "token_revoked": "令牌已撤销，所有服务器在一秒内拒绝它。",
     "bulletin": "通报的标题、文号和日期已保存。",
 }
 
@@ -229,7 +230,8 @@ def page_not_found(request: Request) -> Response:
 
 def nav_for(actor: Actor, year: int | None) -> list[tuple[str, str]]:
     if year is None:
-        return [("/web/years", "考核年度")] if can(actor, "read_years") else []
+        return [*([("/web/years", "考核年度")] if can(actor, "read_years") else []),
+                *([("/web/tokens", "访问令牌")] if can(actor, "manage_tokens") else [])]
     base = f"/web/{year}"
     if actor.role == "district":
         d = quote(actor.district or "")
@@ -239,6 +241,8 @@ def nav_for(actor: Actor, year: int | None) -> list[tuple[str, str]]:
     items = [(f"{base}/{path}", label) for path, label in pages_for(actor)]
     if can(actor, "read_years"):
         items.append(("/web/years", "考核年度"))
+    if can(actor, "manage_tokens"):
+        items.append(("/web/tokens", "访问令牌"))
     return items
 
 
