@@ -6,7 +6,7 @@ up to that instant with the same `DistrictHistory` the scoreboard uses, so both 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
