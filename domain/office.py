@@ -35,6 +35,16 @@ class Meeting(ChainedAggregate):
         def evolve(self, m: Meeting) -> None:
             m.year, m.title, m.held_on = self.year, self.title, self.held_on
             m.absent, m.excused = list(self.absent), list(self.excused)
+            m.voided = False
+
+    class Voided(ChainedAggregate.Event):
+        """Entered by mistake (作废): saved with the retraction of every finding the meeting caused."""
+
+        reason: str
+        retracted: list  # the finding ids retracted with it
+
+        def evolve(self, m: Meeting) -> None:
+            m.voided = True
 
     @classmethod
     def hold(cls, *, year: int, title: str, held_on: str, absent: list[str], excused: list[str], actor: dict,
@@ -48,6 +58,14 @@ class Meeting(ChainedAggregate):
             cls.Held, uuid4(), year=year, title=_title(title), held_on=held_on,
             absent=list(absent), excused=list(excused), note=note, evidence=list(evidence or []), actor=actor,
         )
+
+
+    def void(self, *, reason: str, retracted: list[str], actor: dict) -> None:
+        if self.voided:
+            raise Conflict(f"会议「{self.title}」（{self.held_on}）已作废 (meeting already voided)")
+        if not reason or not str(reason).strip():
+            raise InvalidInput("reason 不能为空 (reason is required)", field="reason")
+        self._append(self.Voided, reason=str(reason).strip(), retracted=list(retracted), actor=actor)
 
 
 def is_late(submitted_on: str, due_on: str) -> bool:

@@ -16,7 +16,9 @@ from eventsourcing.persistence import Transcoder
 
 from api.service import history
 from api.service.commands.bulletin import BulletinCommands
+from api.service.commands.corrections import CorrectionCommands
 from api.service.commands.findings import FindingCommands
+from api.service.commands.imports import ImportCommands
 from api.service.commands.office import OfficeCommands
 from api.service.commands.years import YearCommands
 from api.service.reads.documents import DocumentReads
@@ -36,7 +38,7 @@ READ_WAIT = 5.0  # seconds a read waits for the views to reach a write it must s
 
 
 class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingCommands, OfficeCommands,
-               BulletinCommands, WritePath, Application):
+               BulletinCommands, CorrectionCommands, ImportCommands, WritePath, Application):
     name = "kaohe"
     env = {
         # Without the cache every command replays the whole district history (notes: 59 writes/s).

@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from domain.actors import Actor, require_writer
-from domain.errors import Conflict, InvalidInput, Unavailable
+from domain.errors import Conflict, DomainError, InvalidInput, Unavailable
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.rubric import canonical_json
 from domain.text import check_input, iso_date
@@ -48,6 +48,8 @@ def refused_by_store(e: BaseException) -> bool:
 
 def unavailable(e: BaseException) -> Unavailable:
     return Unavailable(f"数据库暂时不能写入，本次操作没有记录，请稍后重试 (the database refused the write: {e})")
+MAX_ROWS = 5000  # rows in one batch call (a year's whole bulk entry is a few hundred)
+MAX_ROW_ERRORS = 100  # row errors listed in a refused batch's details
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -86,11 +88,17 @@ class WritePath:
         return recordings
 
     def _get(self, aggregate_id: Any) -> Any:
-        """Get an aggregate, noting it as touched by the running command (see `_write`)."""
-        aggregate = self.repository.get(aggregate_id)
+        """Get an aggregate, noting it as touched by the running command (see `_write`).
+
+        Within one command an aggregate got twice is the same object, so the rows of a batch
+        that touch one ledger append to one chain (with or without the aggregate cache).
+        """
         touched = getattr(self._command, "touched", None)
+        if touched is not None and aggregate_id in touched:
+            return touched[aggregate_id]
+        aggregate = self.repository.get(aggregate_id)
         if touched is not None:
-            touched.append(aggregate)
+            touched[aggregate_id] = aggregate
         return aggregate
 
     def _open_year(self, year: int) -> AssessmentYear:
@@ -115,7 +123,7 @@ class WritePath:
         return bool(list(self.events.get(y.id, gt=y.version)))
 
     def _write(self, actor: Actor, command: str, args: dict[str, Any], build: Callable[[], tuple[list, dict]],
-               idempotency_key: str | None = None) -> dict[str, Any]:
+               idempotency_key: str | None = None, *, hinted: bool = True) -> dict[str, Any]:
         """Run `build` (→ aggregates to save, response) and save atomically; retry on conflict.
 
         Every aggregate the command got is evicted from the cache if anything goes wrong, so a
@@ -128,8 +136,10 @@ class WritePath:
         fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
         started = time.perf_counter()
         try:
-            return self._write_once_saved(actor, fingerprint, build, idempotency_key,
-                                          self.aggregate_locks.hint_key(command, args))
+            # A batch touches many aggregates, different ones each time: taking the last batch's
+            # locks in advance would cost a round trip each and protect nothing (see write_locks).
+            hint = self.aggregate_locks.hint_key(command, args) if hinted else None
+            return self._write_once_saved(actor, fingerprint, build, idempotency_key, hint)
         finally:
             if self.metrics is not None:
                 self.metrics.writes.labels(command).observe(time.perf_counter() - started)
@@ -142,7 +152,7 @@ class WritePath:
             # conflict, of what it tried to save then) while reading, so the read cannot be stale.
             expected = locks.expected(hint)
             for attempt in range(MAX_ATTEMPTS):
-                self._command.touched = touched = []
+                self._command.touched = touched = {}
                 aggregates: list[Any] = []
                 try:
                     locks.take(expected)
@@ -151,6 +161,7 @@ class WritePath:
                         if earlier is not None:
                             return earlier
                     aggregates, response = build()
+                    aggregates = list({id(a): a for a in aggregates}.values())  # a batch names a ledger per row
                     if idempotency_key:
                         aggregates.append(IdempotencyRecord.take(
                             scope=actor.name, key=idempotency_key, fingerprint=fingerprint, response=response))
@@ -161,14 +172,14 @@ class WritePath:
                 except IntegrityError:
                     # Someone else wrote first: reload and try again, after a short random
                     # pause so two writers in a tight loop do not keep colliding.
-                    self._evict(touched)
+                    self._evict(list(touched.values()))
                     if self.metrics is not None:
                         self.metrics.conflicts.inc()
                     expected = [*expected, *locks.saved_ids(aggregates)]
                     time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
                 except BaseException as e:
-                    self._evict(touched)
+                    self._evict(list(touched.values()))
                     if refused_by_store(e):
                         raise unavailable(e) from e
                     raise
@@ -178,6 +189,55 @@ class WritePath:
                     locks.release()
                 return response
         raise Conflict("并发写入冲突，请重试 (concurrent writes kept conflicting; try again)")
+
+    def _write_rows(self, actor: Actor, command: str, args: dict[str, Any], field: str, rows: list[dict[str, Any]],
+                    step: Callable[[int, dict[str, Any]], tuple[list, dict]], idempotency_key: str | None = None,
+                    before: Callable[[], None] | None = None) -> dict[str, Any]:
+        """A batch: the single command's `step` once per row, all inside one `_write` (one `save()`).
+
+        All or nothing: every row is tried, and if any is refused nothing is saved and the
+        refusal names the row and its field (`findings[3].measures.rate`), listing every
+        refused row in `details`. Each row's answer (with its own receipt) is in order under `field`.
+        """
+        rows = check_rows(rows, field)
+        for i, row in enumerate(rows):
+            for name, value in row.items():
+                check_input(value, f"{field}[{i}].{name}")
+
+        def build() -> tuple[list, dict]:
+            if before is not None:
+                before()
+            aggregates: list = []
+            answers: list[dict[str, Any]] = []
+            refused: list[tuple[int, DomainError]] = []
+            for i, row in enumerate(rows):
+                try:
+                    changed, answer = step(i, row)
+                except DomainError as e:
+                    refused.append((i, e))
+                    continue
+                aggregates.extend(changed)
+                answers.append(answer)
+            if refused:
+                raise row_refusal(field, refused)
+            return aggregates, {field: answers}
+
+        return self._write(actor, command, {**args, field: rows}, build, idempotency_key, hinted=False)
+
+    def _rehearse(self, actor: Actor, build: Callable[[], tuple[list, dict]]) -> dict[str, Any]:
+        """Run a command's `build` and keep nothing: what it would record, for a preview (dry run).
+
+        Under the write lock, so no other command sees the changed aggregates; every aggregate
+        it got is dropped from the cache afterwards, so the next command reads them from the store.
+        """
+        require_writer(actor)
+        with self._write_lock:
+            self._command.touched = touched = {}
+            try:
+                return build()[1]
+            finally:
+                self._command.touched = None
+                self._evict(list(touched.values()))
 
     def run_together(self, commands: list[Callable[[], dict[str, Any]]]) -> list[dict[str, Any] | BaseException]:
         """Run several commands and save all they changed in one transaction (group commit).
@@ -249,6 +309,29 @@ class WritePath:
         if day.year != year:
             raise InvalidInput(f"{field} 不在 {year} 年度内 (date outside the year: {value})", field=field)
         return day.isoformat()
+
+
+def check_rows(rows: Any, field: str) -> list[dict[str, Any]]:
+    """A batch's rows: a non-empty list of objects, at most MAX_ROWS."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidInput(f"{field} 必须是对象列表 (must be a list of objects)", field=field)
+    if not rows:
+        raise InvalidInput(f"{field} 至少要有一行 (at least one row)", field=field)
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput(f"{field} 一次最多 {MAX_ROWS} 行 (at most {MAX_ROWS} rows a call)", field=field)
+    return rows
+
+
+def row_refusal(field: str, refused: list[tuple[int, DomainError]]) -> DomainError:
+    """The refusal of a batch: the first refused row's error, its field prefixed with the row
+    (`findings[3].measures.rate`), every refused row listed in `details.rows`."""
+    listed = [{"row": i, "field": f"{field}[{i}]" + (f".{e.field}" if e.field else ""), "code": e.code,
+               "message": e.message} for i, e in refused[:MAX_ROW_ERRORS]]
+    i, first = refused[0]
+    more = f"，另有 {len(refused) - 1} 行也有错误" if len(refused) > 1 else ""
+    error = type(first)(f"第 {i + 1} 行（{field}[{i}]）：{first.message}{more}", field=listed[0]["field"],
+                        details={"rows": listed, "refused": len(refused)})
+    return error
 
 
 def strings(values: Any, field: str) -> list[str]:

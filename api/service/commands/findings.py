@@ -17,32 +17,43 @@ class FindingCommands:
                        evidence: list | None = None, note: str | None = None, reference: str | None = None,
                        idempotency_key: str | None = None) -> dict[str, Any]:
         require(actor, "record_findings")
-        args = {"year": year, "district": district, "clause": clause, "occurred_on": occurred_on,
-                "measures": {k: str(v) for k, v in (measures or {}).items()} if isinstance(measures, dict) else measures,
-                "evidence": evidence, "note": note, "reference": reference}
+        row = finding_row(district=district, clause=clause, occurred_on=occurred_on, measures=measures,
+                          evidence=evidence, note=note, reference=reference)
+        return self._write(actor, "record_finding", {"year": year, **row},
+                           lambda: self._finding_step(actor, year, row), idempotency_key)
 
-        def build() -> tuple[list, dict]:
-            y = self._open_year(year)
-            rubric = self.rubric_of_year(year)
-            self._check_district(y, district)
-            if not rubric.has_clause(clause):
-                raise InvalidInput(f"考核细则中没有条款 {clause!r} (unknown clause)", field="clause")
-            cl = rubric.clause(clause)
-            indicator = rubric.indicator(cl.indicator_id)
-            require_responsible(actor, indicator, "记录扣分")
-            checked = check_measures(cl, measures)
-            day = self._business_date(year, occurred_on, "occurred_on", required=cl.kind == "occurrence")
-            ledger = self._ledger(year, district)
-            finding_id = new_item_id(year, district)
-            ledger.record_finding(
-                finding_id=finding_id, clause=cl.id, indicator=indicator.id, actor=actor.as_event(),
-                occurred_on=day, measures={k: str(v) for k, v in checked.items()},
-                evidence=strings(evidence, "evidence"), note=note, reference=reference,
-            )
-            return [ledger], {"id": finding_id, "district": district, "clause": cl.id, "indicator": indicator.id,
-                              "receipt": ledger.receipt}
+    def record_findings(self, actor: Actor, *, year: int, findings: list[dict[str, Any]],
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        """Many findings in one transaction, all or nothing (`POST /findings/batch`)."""
+        require(actor, "record_findings")
+        rows = [finding_row(**r) if isinstance(r, dict) else r for r in findings] if isinstance(findings, list) \
+            else findings
+        return self._write_rows(actor, "record_findings", {"year": year}, "findings", rows,
+                                lambda i, row: self._finding_step(actor, year, row), idempotency_key,
+                                before=lambda: self._open_year(year))
 
-        return self._write(actor, "record_finding", args, build, idempotency_key)
+    def _finding_step(self, actor: Actor, year: int, row: dict[str, Any]) -> tuple[list, dict]:
+        """Record one finding on its district's ledger (the rule every single and batch call runs)."""
+        y = self._open_year(year)
+        rubric = self.rubric_of_year(year)
+        district, clause = row.get("district"), row.get("clause")
+        self._check_district(y, district)
+        if not isinstance(clause, str) or not rubric.has_clause(clause):
+            raise InvalidInput(f"考核细则中没有条款 {clause!r} (unknown clause)", field="clause")
+        cl = rubric.clause(clause)
+        indicator = rubric.indicator(cl.indicator_id)
+        require_responsible(actor, indicator, "记录扣分")
+        checked = check_measures(cl, row.get("measures"))
+        day = self._business_date(year, row.get("occurred_on"), "occurred_on", required=cl.kind == "occurrence")
+        ledger = self._ledger(year, district)
+        finding_id = new_item_id(year, district)
+        ledger.record_finding(
+            finding_id=finding_id, clause=cl.id, indicator=indicator.id, actor=actor.as_event(),
+            occurred_on=day, measures={k: str(v) for k, v in checked.items()},
+            evidence=strings(row.get("evidence"), "evidence"), note=row.get("note"), reference=row.get("reference"),
+        )
+        return [ledger], {"id": finding_id, "district": district, "clause": cl.id, "indicator": indicator.id,
+                          "receipt": ledger.receipt}
 
     def retract_finding(self, actor: Actor, *, year: int, finding_id: str, reason: str,
                         evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
@@ -100,20 +111,41 @@ class FindingCommands:
     def sign_off(self, actor: Actor, *, year: int, district: str, indicator: str, note: str | None = None,
                  evidence: list | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         require(actor, "sign_off")
+        row = {"district": district, "indicator": indicator, "note": note, "evidence": evidence}
+        return self._write(actor, "sign_off", {"year": year, **row},
+                           lambda: self._sign_off_step(actor, year, row), idempotency_key)
 
-        def build() -> tuple[list, dict]:
-            y = self._open_year(year)
-            self._check_district(y, district)
-            rubric = self.rubric_of_year(year)
-            try:
-                ind = rubric.indicator(indicator)
-            except KeyError:
-                raise InvalidInput(f"考核细则中没有指标 {indicator!r} (unknown indicator)", field="indicator") from None
-            require_responsible(actor, ind, "核定")
-            ledger = self._ledger(year, district)
-            ledger.sign_off(indicator=ind.id, actor=actor.as_event(), note=note, evidence=strings(evidence, "evidence"))
-            return [ledger], {"district": district, "indicator": ind.id, "signed_off": True,
-                              "receipt": ledger.receipt}
+    def sign_off_many(self, actor: Actor, *, year: int, signoffs: list[dict[str, Any]],
+                      idempotency_key: str | None = None) -> dict[str, Any]:
+        """Many (district, indicator) sign-offs in one transaction, all or nothing (`POST /signoffs/batch`)."""
+        require(actor, "sign_off")
+        return self._write_rows(actor, "sign_off_many", {"year": year}, "signoffs", signoffs,
+                                lambda i, row: self._sign_off_step(actor, year, row), idempotency_key,
+                                before=lambda: self._open_year(year))
 
-        return self._write(actor, "sign_off", {"year": year, "district": district, "indicator": indicator,
-                                               "note": note, "evidence": evidence}, build, idempotency_key)
+    def _sign_off_step(self, actor: Actor, year: int, row: dict[str, Any]) -> tuple[list, dict]:
+        y = self._open_year(year)
+        district, indicator = row.get("district"), row.get("indicator")
+        self._check_district(y, district)
+        rubric = self.rubric_of_year(year)
+        try:
+            ind = rubric.indicator(indicator)
+        except KeyError:
+            raise InvalidInput(f"考核细则中没有指标 {indicator!r} (unknown indicator)", field="indicator") from None
+        require_responsible(actor, ind, "核定")
+        ledger = self._ledger(year, district)
+        ledger.sign_off(indicator=ind.id, actor=actor.as_event(), note=row.get("note"),
+                        evidence=strings(row.get("evidence"), "evidence"))
+        return [ledger], {"district": district, "indicator": ind.id, "signed_off": True, "receipt": ledger.receipt}
+
+
+FINDING_FIELDS = ("district", "clause", "occurred_on", "measures", "evidence", "note", "reference")
+
+
+def finding_row(**row: Any) -> dict[str, Any]:
+    """A finding's input as one row: measures as text (exact, and fingerprinted as typed)."""
+    measures = row.get("measures")
+    if isinstance(measures, dict):
+        measures = {k: v if isinstance(v, (str, bool)) or v is None else str(v) for k, v in measures.items()}
+    return {**{k: row.get(k) for k in FINDING_FIELDS}, "measures": measures,
+            **{k: v for k, v in row.items() if k not in FINDING_FIELDS}}
