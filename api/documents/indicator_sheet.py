@@ -16,6 +16,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from api.documents.cells import write_text_cell
@@ -263,6 +264,12 @@ def _read_row(sheet: FilledSheet, cells: tuple, layout: dict, districts: list[st
                 entry.cells[NOTE_KEY] = note_cell.coordinate
             sheet.rows.append(entry)
         entry.measures[key] = _figure(cell)
+
+
+def cell_order(ref: str) -> tuple[int, int]:
+    """A cell reference's place in reading order (row, then column): C5 before B7."""
+    column, row = coordinate_from_string(ref)
+    return row, column_index_from_string(column)
 
 
 def _typed(value: Any) -> bool:

@@ -42,6 +42,7 @@ class HoldMeeting(Body):
     excused: list[str] = []
     note: str | None = None
     evidence: list[str] | None = None
+    allow_duplicate: bool = Field(False, description="record it although a meeting with this title and date exists")
 
 
 class ScheduleReport(Body):
@@ -97,3 +98,33 @@ class SetBulletin(Body):
     title: str | None = Field(None, description="the 通报's title; a default naming the year when left out")
     number: str = Field(description="文号", examples=["大工发〔2019〕3号"])
     date: DateText
+
+
+# --- bulk entry: all or nothing, one transaction; a refusal names the row (findings[3].measures.rate) ---
+
+class FindingRow(RecordFinding):
+    district: str
+
+
+class FindingBatch(Body):
+    findings: list[FindingRow] = Field(max_length=5000)
+
+
+class SignOffRow(SignOff):
+    district: str
+
+
+class SignOffBatch(Body):
+    signoffs: list[SignOffRow] = Field(max_length=5000)
+
+
+class SubmissionBatch(Body):
+    submissions: list[RecordSubmission] = Field(max_length=5000)
+
+
+class OutcomeBatch(Body):
+    outcomes: list[RecordOutcome] = Field(max_length=5000)
+
+
+class VoidMeeting(Body):
+    reason: str

@@ -56,13 +56,17 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def field_of(error: dict[str, Any]) -> str:
-    """('body', 'measures', 'rate') → 'measures.rate'; the whole body when it is not JSON."""
-    loc = [str(part) for part in error.get("loc", ())]
-    if error.get("type") == "json_invalid" or loc == ["body"]:
+    """('body', 'measures', 'rate') → 'measures.rate'; ('body', 'findings', 3, 'clause') → 'findings[3].clause';
+    the whole body when it is not JSON."""
+    parts = list(error.get("loc", ()))
+    if error.get("type") == "json_invalid" or parts == ["body"]:
         return "body"
-    if loc and loc[0] in ("body", "query", "path", "header"):
-        loc = loc[1:]
-    return ".".join(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    field = ""
+    for part in parts:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return field
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -232,6 +232,14 @@ class HeldMeeting(Answer):
     findings: list[CausedFinding]
 
 
+class Absence(Answer):
+    finding: str
+    district: str
+    status: Literal["live", "retracted", "overturned"]
+    status_label: str
+    status_reason: str | None = None
+
+
 class MeetingEntry(Answer):
     id: str
     title: str
@@ -239,6 +247,9 @@ class MeetingEntry(Answer):
     absent: list[str]
     excused: list[str]
     recorded_at: str
+    voided: bool = False
+    void_reason: str | None = None
+    absences: list[Absence] = Field([], description="the finding each absence caused, with its status")
 
 
 class Meetings(Answer):
@@ -463,3 +474,63 @@ class TokenEvent(Answer):
 class TokenList(Answer):
     tokens: list[TokenInfo]
     events: list[TokenEvent]
+
+
+# --- bulk entry and import ---------------------------------------------------------
+
+class RecordedFindings(Answer):
+    findings: list[RecordedFinding]
+
+
+class SignedOffMany(Answer):
+    signoffs: list[SignedOff]
+
+
+class RecordedSubmissions(Answer):
+    submissions: list[RecordedSubmission]
+
+
+class RecordedOutcomes(Answer):
+    outcomes: list[RecordedOutcome]
+
+
+class RetractedByVoid(Answer):
+    id: str
+    district: str
+    receipt: Receipt
+
+
+class VoidedMeeting(Answer):
+    id: str
+    voided: bool
+    retracted: list[RetractedByVoid]
+    receipt: Receipt
+
+
+class ImportRow(Answer):
+    row: int = Field(description="the workbook row (Excel numbering)")
+    district: str
+    clause: str
+    indicator: str
+    measures: dict[str, str]
+    deduction: Points = Field(description="the clause's deduction once the row is recorded")
+    before: Points = Field(description="the clause's deduction now")
+    indicator_score: Points
+    indicator_score_before: Points
+    id: str | None = None
+    receipt: Receipt | None = None
+
+
+class CellError(Answer):
+    cell: str = Field(examples=["C5"])
+    message: str = Field(examples=["必须是 0–100 的数"])
+
+
+class ImportResult(Answer):
+    year: int
+    indicator: str | None
+    sha256: str
+    evidence: str = Field(description="the reference every recorded event carries: sha256:<hex>")
+    dry_run: bool
+    rows: list[ImportRow]
+    errors: list[CellError]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from api.documents.indicator_sheet import COUNT_HINT, RATE_HINT, SheetRow, build_template, read_filled
+from api.documents.indicator_sheet import COUNT_HINT, RATE_HINT, SheetRow, build_template, cell_order, read_filled
 from api.service.commands.findings import finding_row
 from domain.actors import Actor, require, require_responsible
 from domain.errors import DomainError, InvalidInput, NotFound
@@ -54,7 +54,8 @@ class ImportCommands:
 
         def build() -> tuple[list, dict]:
             changed, effects, refused = self._findings_with_effect(actor, year, rows)
-            errors = list(sheet.errors) + [_cell_error(rubric, sheet.rows[i], e) for i, e in refused]
+            errors = sorted(list(sheet.errors) + [_cell_error(rubric, sheet.rows[i], e) for i, e in refused],
+                            key=lambda e: cell_order(e["cell"]))
             answer = {"year": year, "indicator": sheet.indicator, "sha256": digest, "evidence": proof[0],
                       "dry_run": dry_run, "errors": errors,
                       "rows": [_row_answer(r, e, recorded=not dry_run) for r, e in zip(sheet.rows, effects) if e]}

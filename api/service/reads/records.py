@@ -6,8 +6,8 @@ from typing import Any
 
 from domain.actors import Actor, can_see_dispute, require, require_reader_of
 from domain.errors import InvalidInput, NotFound
-from domain.lifecycle import DisputeStatus
-from domain.office import is_late
+from domain.lifecycle import DisputeStatus, FindingStatus
+from domain.office import MEETING_CLAUSE, is_late
 from projections.catchup import loads
 
 
@@ -103,7 +103,29 @@ class RecordReads:
                 item.update(closed=True, late=d["late"], missing=d["missing"])
             elif event_type == "OutcomeRecorded":
                 item["outcomes"][d["district"]] = d["outcome"]
+            elif event_type == "Voided":
+                item.update(voided=True, void_reason=d["reason"], voided_at=at)
+        if kind == "Meeting":
+            caused = self._caused_findings(year, MEETING_CLAUSE)
+            for item in items.values():
+                item.setdefault("voided", False)
+                item["absences"] = caused.get(item["id"], [])
         return list(items.values())
+
+    def _caused_findings(self, year: int, clause: str) -> dict[str, list[dict[str, Any]]]:
+        """Per office workflow (its id), the findings it caused and their status as the scoreboard has
+        read it from each district's history (domain.lifecycle): live, retracted or overturned."""
+        rows = self.views.query(
+            "SELECT finding_id, district, data, status, status_reason FROM view_findings "
+            "WHERE year = ? AND clause = ? ORDER BY position", (year, clause))
+        caused: dict[str, list[dict[str, Any]]] = {}
+        for finding_id, district, data, status, reason in rows:
+            source = (loads(data) or {}).get("source") or {}
+            if source.get("id"):
+                caused.setdefault(source["id"], []).append({
+                    "finding": finding_id, "district": district, "status": status,
+                    "status_label": FindingStatus(status).label, "status_reason": reason})
+        return caused
 
 
 def _clause_tree(cl: Any) -> dict[str, Any]:
