@@ -132,3 +132,23 @@ def test_an_import_out_of_scope_or_not_a_template_is_refused(api, dept, year_201
     assert r.status_code == 200 and r.json()["errors"][0]["cell"] == "A1" and r.json()["rows"] == []
     error_of(api.client.post(f"/api{Y}/imports", headers=api.headers(dept)), 422, field="file")
     assert stored_events() == before
+
+
+def test_only_a_responsible_writer_imports_and_a_retry_with_its_key_records_once(api, dept, year_2018,
+                                                                                stored_events):
+    wb = template(api, dept)
+    wb["填报"]["B5"] = "是"
+    data = saved(wb)
+    before = stored_events()
+    for who in ("office", "auditor", "宣传教育部", "中山区"):
+        for dry_run in (True, False):
+            error_of(upload(api, who, data, dry_run=dry_run)[0], 403, code="forbidden")
+    assert stored_events() == before
+    first, _ = upload(api, "admin", data, dry_run=False, key="k")
+    assert first.status_code == 201 and "Idempotent-Replay" not in first.headers
+    recorded = stored_events()
+    again, _ = upload(api, "admin", data, dry_run=False, key="k")
+    assert again.json() == first.json() and again.headers["Idempotent-Replay"] == "true"
+    wb["填报"]["B6"] = "是"
+    error_of(upload(api, "admin", wb, dry_run=False, key="k")[0], 422, code="idempotency_key_reused")
+    assert stored_events() == recorded and api.totals()["中山区"] == 99
