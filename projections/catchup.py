@@ -18,7 +18,7 @@ from projections.store import Transaction, ViewStore
 
 BATCH = 500
 # The hash-chained aggregates: the history the projections show and verify checks.
-HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "Report", "Task", "Bulletin"})
+HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "MeetingIndex", "Report", "Task", "Bulletin"})
 STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash")
 
 

@@ -234,18 +234,16 @@ def test_reports_due_dates_submissions_and_closing(browser, app, year_2018):
     r = browser.post(f"{Y}/reports", {"title": "上半年工作总结", "due_on": "2018-07-10"})
     assert "报送事项已创建" in r.text and "截止 2018-07-10" in r.text
     report_id = app.workflows(OFFICE, YEAR, "Report")[0]["id"]
-    action = f"{Y}/reports/{report_id}/submissions"
-    r = browser.post(action, {"district": "", "submitted_on": "2018-07-09"})
-    assert r.status_code == 422 and field_error(r.text, "district") == "请选择报送单位"
-    assert input_value(r.text, "submitted_on") == "2018-07-09"
-    r = browser.post(action, {"district": "中山区", "submitted_on": "07/09/2018"})
-    assert r.status_code == 422 and field_error(r.text, "submitted_on").startswith("报送日期 日期格式错误")
-    assert '<option value="中山区" selected>' in r.text
-    assert browser.post(action, {"district": "中山区", "submitted_on": "2018-07-09"}).status_code == 200
-    r = browser.post(action, {"district": "西岗区", "submitted_on": "2018-07-12"})
+    action = f"{Y}/reports/{report_id}/submissions/batch"  # the report's table, saved at once
+    r = browser.post(action, {"mode": "dated"})
+    assert r.status_code == 422 and "请至少填写一个单位的报送日期" in field_error(r.text, "on")
+    r = browser.post(action, {"on.中山区": "2018-07-09", "on.西岗区": "07/12/2018", "mode": "dated"})
+    assert r.status_code == 422 and field_error(r.text, "on.西岗区").startswith("报送日期 日期格式错误")
+    assert input_value(r.text, "on.中山区") == "2018-07-09"
+    r = browser.post(action, {"on.中山区": "2018-07-09", "on.西岗区": "2018-07-12", "mode": "dated"})
     section = r.text[r.text.index(f'id="report-{report_id}"'):]
     assert "按时" in section and "逾期" in section and "待报送" in section
-    r = browser.post(f"{Y}/reports/{report_id}/close")
+    r = browser.post(f"{Y}/reports/{report_id}/close", {"confirmed": "1"})
     assert "报送事项已截止" in r.text and "未报送" in r.text
     assert [total_of(app, d) for d in DISTRICTS] == [100, Decimal("99.5"), Decimal("99.5")]
 
@@ -261,11 +259,11 @@ def test_temporary_tasks_and_outcomes(browser, app, year_2018):
     r = browser.post(f"{Y}/tasks", {**typed, "due_on": "2018-05-31"})
     assert "临时交办任务已创建" in r.text
     task_id = app.workflows(OFFICE, YEAR, "Task")[0]["id"]
-    r = browser.post(f"{Y}/tasks/{task_id}/outcomes", {"district": "中山区", "outcome": ""})
+    action = f"{Y}/tasks/{task_id}/outcomes/batch"  # the task's table, saved at once
+    r = browser.post(action, {"note.中山区": "未按期"})
     assert r.status_code == 422 and field_error(r.text, "outcome")
-    assert '<option value="中山区" selected>' in r.text
-    browser.post(f"{Y}/tasks/{task_id}/outcomes", {"district": "中山区", "outcome": "unfinished", "note": "未按期"})
-    r = browser.post(f"{Y}/tasks/{task_id}/outcomes", {"district": "沙河口区", "outcome": "completed"})
+    assert input_value(r.text, "note.中山区") == "未按期"
+    r = browser.post(action, {"outcome.中山区": "unfinished", "note.中山区": "未按期", "outcome.沙河口区": "completed"})
     section = r.text[r.text.index(f'id="task-{task_id}"'):]
     assert "未完成（扣 1 分）" in section and "已完成" in section
     assert total_of(app, "中山区") == 99 and total_of(app, "沙河口区") == 100
@@ -403,7 +401,7 @@ def test_a_department_records_a_measurement_retracts_it_and_signs_off(browser, a
     finding = app.district_score(AUDITOR, YEAR, "中山区")["categories"][4]["indicators"][3]["clauses"][1]["findings"][0]
     r = browser.post(f"{url}/findings/{finding['id']}/retraction", {"reason": ""})
     assert r.status_code == 422 and field_error(r.text, "reason") == "理由 不能为空"
-    r = browser.post(f"{url}/findings/{finding['id']}/retraction", {"reason": "数据有误"})
+    r = browser.post(f"{url}/findings/{finding['id']}/retraction", {"reason": "数据有误", "confirmed": "1"})
     assert "扣分事项已撤销" in r.text and total_of(app, "中山区") == 100
     r = browser.post(f"{url}/signoff", {"note": "已核"})
     assert "指标已核定" in r.text and 'id="signoff-form"' not in r.text
@@ -478,6 +476,8 @@ def test_the_admin_closes_the_year_only_with_force_while_indicators_are_unsigned
     assert input_value(r.text, "note") == "年终"
     assert not app.year_info(YEAR)["closed"]
     r = browser.post(f"{Y}/close", {"force": "1", "note": "年终"})
+    assert "请确认：强制结束考核年度" in r.text and not app.year_info(YEAR)["closed"]  # the confirmation step
+    r = browser.post(f"{Y}/close", {"force": "1", "note": "年终", "confirmed": "1"})
     assert r.status_code == 200 and "考核年度已结束" in r.text and "最终成绩" in r.text
     assert app.year_info(YEAR)["closed"]
     browser.sign_in("office")

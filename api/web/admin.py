@@ -11,6 +11,7 @@ from markupsafe import Markup
 from api.documents.charts import category_heatmap, ranking_bars
 from api.service import KaoheApp
 from api.shared import XLSX, Service, attachment
+from api.web.confirm import confirmation, confirmed
 from api.web.frame import DEFAULT_RUBRIC, Form, done, guarded, key, landing, render, signed_in, submit, text
 from domain.actors import Actor, can, require
 from domain.errors import InvalidInput
@@ -122,6 +123,15 @@ def close_year(request: Request, service: Service, form: Form, year: int) -> Res
     actor = signed_in(request, service)
     require(actor, "manage_years")
     values = {"force": text(form, "force") == "1", "note": text(form, "note")}
+    unsigned = service.unsigned_pairs(year)
+    if (values["force"] or not unsigned) and not confirmed(form):
+        consequences = [f"结束 {year} 年度考核：此后本年度所有记录只读，不能再记录、撤销、申诉或核定",
+                        "排名即为最终成绩，并生成历史摘要（digest）"]
+        if unsigned:
+            consequences.insert(0, f"强制结束：仍有 {len(unsigned)} 项（单位×指标）未核定，未核定清单将记入历史")
+        return confirmation(request, actor, year, title="强制结束考核年度" if unsigned else "结束考核年度",
+                            consequences=consequences, action=f"/web/{year}/close", form=form,
+                            back=f"/web/{year}/close", button="确认结束年度")
     return submit(request, "close", ("force", "note"), values,
                   lambda: service.close_year(actor, year=year, force=values["force"], note=values["note"] or None,
                                              idempotency_key=key(form)),

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from api.service import KaoheApp
 from api.shared import Service
+from api.web.confirm import confirmation, confirmed
 from api.web.frame import Form, done, guarded, key, lines, render, signed_in, submit, text
 from domain.actors import Actor, can, can_record, can_retract, require
 from domain.errors import Forbidden, InvalidInput, NotFound
@@ -115,6 +116,17 @@ def retract_finding(request: Request, service: Service, form: Form, year: int, d
     actor = signed_in(request, service)
     values = {"reason": text(form, "reason")}
     back = f"/web/{year}/assess/{quote(district)}/{indicator_id}"
+    if values["reason"] and not confirmed(form):
+        finding = next((f for c in service.district_score(actor, year, district)["categories"]
+                        for i in c["indicators"] for cl in i["clauses"] for f in cl["findings"]
+                        if f["id"] == finding_id), None)
+        if finding is None:
+            raise NotFound(f"{district} 没有这条扣分事项 {finding_id}")
+        what = finding.get("note") or finding.get("clause")
+        return confirmation(request, actor, year, title="撤销扣分事项", consequences=[
+            f"撤销{district}在条款 {finding.get('clause')} 上的扣分事项（{what}），该扣分不再计入得分",
+            f"撤销记入历史，理由：{values['reason']}；撤销后不能恢复，如需要只能重新记录"],
+            action=f"{back}/findings/{finding_id}/retraction", form=form, back=back, button="确认撤销")
     return submit(request, f"retract-{finding_id}", ("reason",), values,
                   lambda: service.retract_finding(actor, year=year, finding_id=finding_id, reason=values["reason"],
                                                   idempotency_key=key(form)),

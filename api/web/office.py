@@ -9,9 +9,10 @@ from fastapi.responses import Response
 
 from api.service import KaoheApp
 from api.shared import Service
+from api.web.confirm import confirmation, confirmed
 from api.web.frame import Form, done, guarded, key, lines, render, signed_in, submit, text
 from domain.actors import Actor, can, require
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,6 +49,7 @@ def hold_meeting(request: Request, service: Service, form: Form, year: int) -> R
     attendance = {d: (text(form, f"attend.{d}") or "present") for d in districts}
     values: dict[str, Any] = {"title": text(form, "title"), "held_on": text(form, "held_on"),
                               "note": text(form, "note"), "evidence": form.get("evidence") or "",
+                              "allow_duplicate": text(form, "allow_duplicate") == "1",
                               **{f"attend.{d}": a for d, a in attendance.items()}}
 
     def action() -> dict:
@@ -59,7 +61,8 @@ def hold_meeting(request: Request, service: Service, form: Form, year: int) -> R
             actor, year=year, title=values["title"], held_on=values["held_on"], note=values["note"] or None,
             evidence=lines(str(values["evidence"])),
             absent=[d for d, a in attendance.items() if a == "absent"],
-            excused=[d for d, a in attendance.items() if a == "excused"], idempotency_key=key(form))
+            excused=[d for d, a in attendance.items() if a == "excused"], allow_duplicate=values["allow_duplicate"],
+            idempotency_key=key(form))
 
     fields = ("title", "held_on", "note", "evidence", "absent", "excused", *(f"attend.{d}" for d in districts))
     return submit(request, "meeting", fields, values, action,
@@ -101,27 +104,25 @@ def schedule_report(request: Request, service: Service, form: Form, year: int) -
         lambda forms, status: reports_page(request, service, actor, year, status, forms))
 
 
-@router.post("/web/{year}/reports/{report_id}/submissions")
-@guarded
-def record_submission(request: Request, service: Service, form: Form, year: int, report_id: str) -> Response:
-    actor = signed_in(request, service)
-    values = {"district": text(form, "district"), "submitted_on": text(form, "submitted_on")}
-
-    def action() -> dict:
-        if not values["district"]:
-            raise InvalidInput("请选择报送单位 (choose a district)", field="district")
-        return service.record_submission(actor, year=year, report_id=report_id, district=values["district"],
-                                         submitted_on=values["submitted_on"], idempotency_key=key(form))
-
-    return submit(request, f"submission-{report_id}", ("district", "submitted_on"), values, action,
-                  lambda r: done(f"/web/{year}/reports", "submission"),
-                  lambda forms, status: reports_page(request, service, actor, year, status, forms))
-
-
 @router.post("/web/{year}/reports/{report_id}/close")
 @guarded
 def close_report(request: Request, service: Service, form: Form, year: int, report_id: str) -> Response:
     actor = signed_in(request, service)
+    require(actor, "run_office_workflows")
+    if not confirmed(form):
+        report = next((r for r in service.workflows(actor, year, "Report") if r["id"] == report_id), None)
+        if report is None:
+            raise NotFound(f"{year} 年度没有这个报送事项：{report_id}")
+        if not report["closed"]:
+            late = [d for d, is_late in report["late_submissions"].items() if is_late]
+            missing = [d for d in service.year_info(year)["districts"] if d not in report["submissions"]]
+            consequences = [f"{d}：逾期报送，记扣分一次（8.2，0.5 分，扣满 2 分为止）" for d in late]
+            consequences += [f"{d}：未报送，记扣分一次（8.2，0.5 分，扣满 2 分为止）" for d in missing]
+            consequences = consequences or ["所有单位均已按时报送，不记扣分"]
+            consequences.append(f"「{report['title']}」截止，此后不能再登记报送")
+            return confirmation(request, actor, year, title=f"截止「{report['title']}」并计扣分",
+                                consequences=consequences, action=f"/web/{year}/reports/{report_id}/close",
+                                form=form, back=f"/web/{year}/reports", button="确认截止并计扣分")
     return submit(request, f"close-{report_id}", (), {},
                   lambda: service.close_report(actor, year=year, report_id=report_id, idempotency_key=key(form)),
                   lambda r: done(f"/web/{year}/reports", "report_closed"),
@@ -160,25 +161,3 @@ def assign_task(request: Request, service: Service, form: Form, year: int) -> Re
                                     note=values["note"] or None, idempotency_key=key(form)),
         lambda r: done(f"/web/{year}/tasks", "task"),
         lambda forms, status: tasks_page(request, service, actor, year, status, forms))
-
-
-@router.post("/web/{year}/tasks/{task_id}/outcomes")
-@guarded
-def record_outcome(request: Request, service: Service, form: Form, year: int, task_id: str) -> Response:
-    actor = signed_in(request, service)
-    values = {"district": text(form, "district"), "outcome": text(form, "outcome"), "note": text(form, "note")}
-
-    def action() -> dict:
-        if not values["district"]:
-            raise InvalidInput("请选择单位 (choose a district)", field="district")
-        if not values["outcome"]:
-            raise InvalidInput("请选择完成情况 (choose completed or unfinished)", field="outcome")
-        return service.record_task_outcome(actor, year=year, task_id=task_id, district=values["district"],
-                                           outcome=values["outcome"], note=values["note"] or None,
-                                           idempotency_key=key(form))
-
-    return submit(request, f"outcome-{task_id}", ("district", "outcome", "note"), values, action,
-                  lambda r: done(f"/web/{year}/tasks", "outcome"),
-                  lambda forms, status: tasks_page(request, service, actor, year, status, forms))
-
-

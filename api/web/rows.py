@@ -20,15 +20,19 @@ def table_state(e: DomainError, values: dict[str, Any], names: list[str],
     """The form's state after a refused batch: each refused row's message at `field_for(row name, row field)`."""
     state: dict[str, Any] = {"values": values, "errors": {}, "general": None}
     rows = (e.details or {}).get("rows") if isinstance(e.details, dict) else None
+    refused_rows = 0
     for item in rows or [{"field": e.field, "message": e.message}]:
         m = ROW.match(item.get("field") or "")
         message = friendly(item["message"], FIELD_LABELS)
         if m and int(m[2]) < len(names):
             state["errors"][field_for(names[int(m[2])], m[3])] = message
+            refused_rows += 1
+        elif item.get("field") and not m:
+            state["errors"][item["field"]] = message  # about the table as a whole (nothing filled in)
         else:
             state["general"] = message
-    if state["errors"] and not state["general"]:
-        state["general"] = f"有 {len(state['errors'])} 行未通过检查，整张表都没有保存，请修改后再保存。"
+    if refused_rows and not state["general"]:
+        state["general"] = f"有 {refused_rows} 行未通过检查，整张表都没有保存，请修改后再保存。"
     return state
 
 
