@@ -1,6 +1,6 @@
 """Benchmarks of the ledger (not tests): prints its figures; record them in the README.
 
-  ops/bench                      appends, per-finding cost, replay of 100k and 1M findings (SQLite)
+  ops/bench                      appends (single and in batches of 1,000), per-finding cost, replay of 100k and 1M findings
   ops/bench --stores sqlite,postgres --sizes 100000
   ops/bench --http               the HTTP run: kaohe serve (1 worker, SQLite) under 32 clients
 
@@ -88,6 +88,26 @@ def bench_appends(kind: str, commands: int = 3000, districts: int = 3000) -> Non
     elapsed = time.perf_counter() - start
     say(f"[{kind}] appends through the service, 1 event per command, {districts} districts: "
         f"{commands / elapsed:,.0f} events/s")
+    app.close()
+    store.drop()
+
+
+def bench_batches(kind: str, rows: int = 1000, batches: int = 5, districts: int = 3000) -> None:
+    """`POST /findings/batch` as the service runs it: `rows` findings per call, one transaction each."""
+    store = Store(kind)
+    app = store.app()
+    names = [f"D{i:04d}" for i in range(districts)]
+    app.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=names)
+    for name in names:
+        app.repository.get(ledger_id(2018, name))
+    start = time.perf_counter()
+    for b in range(batches):
+        app.record_findings(OFFICE, year=2018, findings=[
+            {"district": names[(b * rows + i) % districts], "clause": "8.2.b", "occurred_on": "2018-05-01"}
+            for i in range(rows)])
+    elapsed = time.perf_counter() - start
+    say(f"[{kind}] batch calls, {rows:,} findings per call (one transaction each), {districts} districts: "
+        f"{rows * batches / elapsed:,.0f} events/s, {elapsed / batches * 1e3:.0f} ms a call")
     app.close()
     store.drop()
 
@@ -218,6 +238,7 @@ def main() -> None:
         return
     for kind in args.stores.split(","):
         bench_appends(kind)
+        bench_batches(kind)
         bench_growth(kind)
         for size in (int(s) for s in args.sizes.split(",")):
             if kind == "postgres" and size > 100_000 and "KAOHE_BENCH_PG_1M" not in os.environ:
