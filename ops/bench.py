@@ -1,6 +1,6 @@
 """Benchmarks of the ledger (not tests): prints its figures; record them in the README.
 
-  ops/bench                      appends (single and in batches of 1,000), per-finding cost, replay of 100k and 1M findings
+  ops/bench                      appends (single, and batches of 1,000), per-finding cost, replay of 100k and 1M
   ops/bench --stores sqlite,postgres --sizes 100000
   ops/bench --http               the HTTP run: kaohe serve (1 worker, SQLite) under 32 clients
 

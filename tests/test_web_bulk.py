@@ -7,16 +7,27 @@ from __future__ import annotations
 import io
 import re
 from decimal import Decimal
+from typing import Iterator
 
+import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from api.asgi import create_app
+from api.service import KaoheApp
 from domain.actors import Actor
 from tests.conftest import DISTRICTS, YEAR
-from tests.test_web_pages import Browser, browser, field_error, form_error, total_of  # noqa: F401 - fixture
+from tests.test_web_pages import Browser, field_error, form_error, total_of
 
 Y = f"/web/{YEAR}"
 OFFICE = Actor("fixture-office", "office")
 DEPT = "民主管理部"
+
+
+@pytest.fixture
+def browser(app: KaoheApp) -> Iterator[Browser]:
+    with TestClient(create_app(app)) as client:
+        yield Browser(client, app)
 
 
 def hidden(page: str) -> dict[str, str]:
@@ -27,7 +38,7 @@ def test_the_office_saves_a_reports_submissions_in_one_go(browser, app, year_201
     report = app.schedule_report(OFFICE, year=YEAR, title="上半年工作总结", due_on="2018-07-10")["id"]
     browser.sign_in("office")
     page = browser.get(f"{Y}/reports").text
-    assert page.count(f'name="on.') == len(DISTRICTS) and "全部按时" in page
+    assert page.count('name="on.') == len(DISTRICTS) and "全部按时" in page
     action = f"{Y}/reports/{report}/submissions/batch"
     before = stored_events()
     r = browser.post(action, {"on.中山区": "2018-07-09", "on.西岗区": "2019-07-12", "mode": "dated"})
@@ -108,12 +119,15 @@ def test_the_import_page_previews_then_imports(browser, app, year_2018, stored_e
     wb.save(buffer)
     before = stored_events()
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    r = browser.client.post(f"{Y}/import", data={"step": "preview"}, files={"file": ("a.xlsx", buffer.getvalue(), xlsx)})
-    assert r.status_code == 422 and "<td class=\"cell nowrap\">C6</td>" in r.text and 'id="import-confirm"' not in r.text
+    r = browser.client.post(f"{Y}/import", data={"step": "preview"}, files={"file": ("a.xlsx", buffer.getvalue(),
+                                                                                        xlsx)})
+    assert r.status_code == 422 and '<td class="cell nowrap">C6</td>' in r.text
+    assert 'id="import-confirm"' not in r.text
     wb["填报"]["C6"], wb["填报"]["D6"] = 78, 88
     buffer = io.BytesIO()
     wb.save(buffer)
-    r = browser.client.post(f"{Y}/import", data={"step": "preview"}, files={"file": ("a.xlsx", buffer.getvalue(), xlsx)})
+    r = browser.client.post(f"{Y}/import", data={"step": "preview"}, files={"file": ("a.xlsx", buffer.getvalue(),
+                                                                                        xlsx)})
     assert r.status_code == 200 and 'id="import-confirm"' in r.text
     assert "已建工会组织企业集体协商建制率 78%" in r.text  # measures shown with their labels
     assert stored_events() == before
@@ -156,7 +170,8 @@ def test_the_same_meeting_twice_is_refused_on_the_page_until_confirmed(browser, 
     browser.sign_in("office")
     typed = {"title": "全委会", "held_on": "2018-03-15", "attend.中山区": "absent"}
     r = browser.post(f"{Y}/meetings", typed)
-    assert r.status_code == 409 and "已登记过会议「全委会」" in field_error(r.text, "title") and 'id="allow-duplicate"' in r.text
+    assert r.status_code == 409 and "已登记过会议「全委会」" in field_error(r.text, "title")
+    assert 'id="allow-duplicate"' in r.text
     assert total_of(app, "中山区") == Decimal("99.5")
     r = browser.post(f"{Y}/meetings", {**typed, "allow_duplicate": "1"})
     assert "会议及点名情况已记录" in r.text and total_of(app, "中山区") == 99

@@ -75,7 +75,8 @@ def build_template(*, year: int, indicator: Indicator, districts: list[str], rub
     ws = wb.active
     ws.title = SHEET
     cols = columns_of(indicator)
-    title = f"{year}年度 指标 {indicator.id} {indicator.name}（{indicator.points} 分） 责任部门：{'、'.join(indicator.departments)}"
+    title = (f"{year}年度 指标 {indicator.id} {indicator.name}（{indicator.points} 分）"
+             f" 责任部门：{'、'.join(indicator.departments)}")
     if any(c.kind == "occurrence" for c in indicator.clauses):
         title += "；按次扣分的条款请在会议、报送、任务页面逐次登记"
     write_text_cell(ws, 1, 1, title).font = Font(bold=True, size=13)
@@ -185,7 +186,8 @@ def read_filled(content: bytes, *, year: int, districts: list[str], rubric_hash:
                 indicators: dict[str, Indicator]) -> FilledSheet:
     """A filled template → the findings it asks for and the problems of its layout, each with its cell."""
     if len(content) > MAX_BYTES:
-        return FilledSheet(None, errors=[{"cell": "A1", "message": f"文件过大（不超过 {MAX_BYTES // 1024 // 1024} MiB）"}])
+        too_large = f"文件过大（不超过 {MAX_BYTES // 1024 // 1024} MiB）"
+        return FilledSheet(None, errors=[{"cell": "A1", "message": too_large}])
     try:
         wb = load_workbook(io.BytesIO(content), data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):

@@ -16,7 +16,7 @@ from api.service import KaoheApp
 from api.shared import XLSX, Service, attachment
 from api.web.assessment import my_indicators
 from api.web.frame import FIELD_LABELS, Form, done, friendly, guarded, key, render, signed_in, text
-from api.web.rows import submit_table, table_state
+from api.web.rows import submit_table
 from domain.actors import Actor, can_sign_off, require
 from domain.errors import Forbidden, InvalidInput, NotFound
 

@@ -86,7 +86,8 @@ def void_meeting(request: Request, service: Service, form: Form, year: int, meet
     values = {"reason": text(form, "reason")}
     if values["reason"] and not meeting.get("voided") and not confirmed(form):
         live = [a["district"] for a in meeting["absences"] if a["status"] == FindingStatus.LIVE.value]
-        consequences = [f"撤销{d}因缺席本会议记的扣分（8.2，每次 0.5 分）" for d in live] or ["本会议没有仍计扣分的缺席记录"]
+        consequences = ([f"撤销{d}因缺席本会议记的扣分（8.2，每次 0.5 分）" for d in live]
+                        or ["本会议没有仍计扣分的缺席记录"])
         consequences.append(f"会议「{meeting['title']}」（{meeting['held_on']}）在登记中标为作废，记录保留，理由：{values['reason']}")
         return confirmation(request, actor, year, title="会议作废", consequences=consequences,
                             action=f"/web/{year}/meetings/{meeting_id}/void", form=form,

@@ -121,7 +121,8 @@ class ImportCommands:
 def _effect(before: DistrictScore, after: DistrictScore, answer: dict[str, Any]) -> dict[str, Any]:
     """Exact points as text (an answer may be kept as an idempotency record, and is shown rounded once)."""
     was, now = before.indicator(answer["indicator"]), after.indicator(answer["indicator"])
-    return {"before": str(was.clause(answer["clause"]).deduction), "deduction": str(now.clause(answer["clause"]).deduction),
+    clause = answer["clause"]
+    return {"before": str(was.clause(clause).deduction), "deduction": str(now.clause(clause).deduction),
             "indicator_score_before": str(was.score), "indicator_score": str(now.score)}
 
 
