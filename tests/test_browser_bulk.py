@@ -43,7 +43,7 @@ def test_a_clause_for_every_district_and_a_reports_submissions_in_one_go(page, s
     # the department fills 5.4.b for all ten districts in one table
     story.sign_in(DEPT)
     assert page.url.endswith("/web/2018/assess")
-    page.click("#assess tr[data-indicator='5.4'] a.clause-table-link[data-clause='5.4.b']")
+    page.click("#bulk-links tr[data-bulk-indicator='5.4'] a.clause-table-link[data-clause='5.4.b']")
     page.wait_for_url("**/web/2018/clauses/5.4.b")
     assert page.locator("#clause-table tbody tr").count() == len(DISTRICTS)
     for i, d in enumerate(DISTRICTS):
