@@ -63,7 +63,9 @@ def test_on_a_full_disk_writes_answer_503_reads_answer_and_health_is_degraded(sm
         y = "/api/years/2018"
         assert call("admin", "POST", "/api/years", {"year": 2018, "rubric": "dalian-2018",
                                                     "districts": ["中山区", "西岗区"]}).status_code == 201
-        meeting = {"title": "全市工会工作会议", "held_on": "2018-03-15", "absent": ["中山区"], "note": "记" * 1500}
+        # the same meeting again each time, confirmed as another one (else it is refused as a duplicate)
+        meeting = {"title": "全市工会工作会议", "held_on": "2018-03-15", "absent": ["中山区"], "note": "记" * 1500,
+                   "allow_duplicate": True}
         assert call("office", "POST", f"{y}/meetings", meeting).status_code == 201
         before = call("auditor", "GET", f"{y}/verify").json()["events"]
         scores = call("auditor", "GET", f"{y}/scores").json()

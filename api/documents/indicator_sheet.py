@@ -32,7 +32,7 @@ YES = "是"
 NO = "否"
 NOTE_KEY = "note"
 FLAG_KEY = "flag"
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = 512 * 1024  # a filled template is ~10 KB; its base64 in the preview page stays under the 1 MiB body limit
 RATE_HINT = "必须是 0–100 的数"
 COUNT_HINT = "必须是不小于 0 的整数"
 FLAG_HINT = f"填“{YES}”表示存在此情况，否则留空或填“{NO}”"
@@ -186,7 +186,7 @@ def read_filled(content: bytes, *, year: int, districts: list[str], rubric_hash:
                 indicators: dict[str, Indicator]) -> FilledSheet:
     """A filled template → the findings it asks for and the problems of its layout, each with its cell."""
     if len(content) > MAX_BYTES:
-        too_large = f"文件过大（不超过 {MAX_BYTES // 1024 // 1024} MiB）"
+        too_large = f"文件过大（不超过 {MAX_BYTES // 1024} KB）"
         return FilledSheet(None, errors=[{"cell": "A1", "message": too_large}])
     try:
         wb = load_workbook(io.BytesIO(content), data_only=True)
