@@ -63,7 +63,7 @@ class DocumentReads:
 
     def bulletin_data(self, actor: Actor, year: int) -> dict[str, Any]:
         """What the 通报 prints: heading, ranking with category scores, one line per deducted clause, checkpoint."""
-        require(actor, "read_bulletin")
+        require(actor, "read_bulletin", stage=self.year_info(year)["stage"])  # districts: during 公示
         ranking = self.scores(self.system_actor, year)
         rubric = self.rubric_of_year(year)
         breakdowns = {row["district"]: self.district_score(self.system_actor, year, row["district"])
