@@ -3,12 +3,12 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.web import admin, assessment, districts, documents, office, signin, tokens
+from api.web import admin, assessment, cycle, districts, documents, office, signin, tokens
 from api.web.csrf import CsrfRefused
 from api.web.frame import error_page
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, office, assessment, districts, documents, admin, tokens):
+for module in (signin, office, assessment, districts, documents, cycle, admin, tokens):
     router.include_router(module.router)
 
 

@@ -132,7 +132,10 @@ class DocumentReads:
         ranking = self.scores(reader, year)
         # One 扣分明细 sheet per district in the 汇总's order: best first, ties in the official order.
         breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
-        return build_workbook(ranking, breakdowns, self.rubric_of_year(year), self.figures_checkpoint(year))
+        districts = self.year_info(year)["districts"]
+        cycle = {"submissions": {d: self.district_submissions(reader, year, d) for d in districts},
+                 "files": {d: self.evidence_files(reader, year, d) for d in districts}}
+        return build_workbook(ranking, breakdowns, self.rubric_of_year(year), self.figures_checkpoint(year), cycle)
 
     # --- beside the figures: last year, the city average ------------------------------
 
