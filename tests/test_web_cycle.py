@@ -76,7 +76,7 @@ def test_deadlines_beside_deductions_and_the_stage_on_the_pages(browser, app, cl
     page = browser.get(D).text
     assert '<div class="deadline small" data-until="2018-10-17">申诉截止 2018-10-17</div>' in page
     assert "计扣 0.50" in page and 'class="button small dispute"' in page
-    assert "公示排名" not in page
+    assert ">成绩排名</a>" not in page
     clock.set("2018-10-18T09:00")
     assert 'class="button small dispute"' not in browser.get(D).text  # the window has closed
 
@@ -89,7 +89,7 @@ def test_deadlines_beside_deductions_and_the_stage_on_the_pages(browser, app, cl
     assert refused.status_code == 409 and "公示" in form_error(refused.text)
     browser.sign_in("中山区")
     page = browser.get(D).text
-    assert "公示中，至 2018-12-10" in page and "公示排名" in page
+    assert "公示中，至 2018-12-10" in page and ">成绩排名</a>" in page
     assert 'data-until="2018-12-10"' in page and 'class="button small dispute"' in page
     ranking = browser.get(f"{Y}/ranking")
     assert ranking.status_code == 200 and 'id="publication-note"' in ranking.text

@@ -13,9 +13,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from api.documents.cells import safe_cell
+from api.documents.cells import write_text_cell
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 STATUS = {"waiting": "待审核", "reviewed": "已核定", "returned": "已退回"}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 SUBMISSION_HEADERS = ["被考核单位", "指标", "申报时间", "自评说明", "证明材料", "状态", "退回理由", "是否最新"]
@@ -40,11 +41,14 @@ def add_cycle_sheets(wb: Any, cycle: dict[str, Any] | None) -> None:
 
 
 def _sheet(ws: Any, headers: list[str], widths: list[int], rows: list[list[Any]]) -> None:
-    ws.append(headers)
-    for cell in ws[1]:
+    for col, header in enumerate(headers, start=1):
+        cell = write_text_cell(ws, 1, col, header)
         cell.font, cell.fill = Font(bold=True), HEADER_FILL
-    for row in rows:
-        ws.append([_text(v) for v in row])
+    for r, row in enumerate(rows, start=2):
+        for col, value in enumerate(row, start=1):
+            cell = write_text_cell(ws, r, col, ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
+            if isinstance(value, datetime):
+                cell.number_format = TIME_FORMAT
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
@@ -57,12 +61,6 @@ def _evidence(entry: str, names: dict[str, str]) -> str:
     return entry
 
 
-def _time(value: str | None) -> str:
-    """A stored UTC instant as Asia/Shanghai wall-clock text."""
-    return datetime.fromisoformat(value).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if value else ""
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, str):
-        return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
-    return value
+def _time(value: str | None) -> datetime | None:
+    """A stored UTC instant as an Asia/Shanghai date-time cell (Excel cells carry no zone)."""
+    return datetime.fromisoformat(value).astimezone(SHANGHAI).replace(tzinfo=None) if value else None

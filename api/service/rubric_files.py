@@ -31,7 +31,7 @@ def load_rubric(rubric_id: str, *, stored: StoredRubrics | None = None) -> Rubri
         return _shipped(rubric_id)
     text = stored(rubric_id) if stored is not None else None
     if text is None:
-        raise RubricError(f"没有名为 {rubric_id} 的考核细则，现有：{'、'.join(available_rubrics())} 及已添加的细则 "
+        raise RubricError(f"没有名为 {rubric_id} 的考核细则，现有：{'、'.join(available_rubrics())} "
                           f"(unknown rubric {rubric_id!r}; available: {', '.join(available_rubrics())}, "
                           "or one added with `kaohe rubric add`)")
     return _parsed(text)

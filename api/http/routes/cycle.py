@@ -13,6 +13,7 @@ from api.http.answers import written
 from api.http.deps import CurrentActor, IdempotencyKey
 from api.shared import Service, file_response
 from api.upload import read_upload
+from domain.evidence_types import ACCEPTED
 
 router = APIRouter()
 YEAR = "/years/{year}"
@@ -42,7 +43,8 @@ def evidence_files(year: int, district: str, service: Service, actor: CurrentAct
 
 
 @router.get(YEAR + "/districts/{district}/evidence/{sha256}", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"}})
+            responses={200: {"content": {media: {} for media in sorted(ACCEPTED)},
+                             "description": "the file's bytes, in the type judged from its content at upload"}})
 def evidence_file(year: int, district: str, sha256: str, service: Service, actor: CurrentActor) -> Response:
     return file_response(service.evidence_file(actor, year, district, sha256))
 
