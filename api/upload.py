@@ -17,7 +17,14 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from api.service.evidence import MULTIPART_OVERHEAD, max_bytes, too_large
 from domain.errors import InvalidInput
 
-FIELD_LIMIT = 64 * 1024  # the other fields of an upload form (_key, a note): small
+FIELD_LIMIT = 64 * 1024  # the other fields of an upload form (_key, _csrf): small
+# The routes that take an upload, for the general body-size guard (api.request_limits): they may
+# carry body_limit() bytes; every other body keeps the 1 MiB JSON limit.
+UPLOAD_PATHS = (
+    r"/api/years/\d+/districts/[^/]+/evidence$",  # the JSON API's upload
+    r"/web/\d+/districts/[^/]+/submissions/[^/]+/evidence$",  # the 申报 page's upload form
+    r"/web/rubrics$",  # the years page's rubric upload
+)
 
 
 def body_limit() -> int:

@@ -170,3 +170,15 @@ def test_a_closed_year_takes_no_upload(api, year_2018, stored_events, app):
     before = stored_events()
     error_of(upload(api, "中山区", "中山区", PDF), 409)
     assert stored_events() == before and blob_rows(app) == 0
+
+
+def test_an_upload_may_be_larger_than_the_json_body_limit(api, year_2018):
+    """The general 1 MiB body guard lets the upload routes carry KAOHE_EVIDENCE_MAX_BYTES (api.upload.UPLOAD_PATHS)."""
+    big = "工作记录\n".encode() * (200 * 1024)  # ~2.6 MB of plain text
+    r = upload(api, "中山区", "中山区", big, name="记录.txt")
+    assert r.status_code == 201, r.text
+    assert r.json()["size"] == len(big) and r.json()["media_type"].startswith("text/plain")
+    too_big = api.client.post(f"/api{Y}/districts/中山区/findings", headers=api.auth["宣传教育部"],
+                              content=b'{"clause": "2.1.a", "note": "' + b"x" * (1 << 20) + b'"}',
+                              )
+    assert too_big.status_code == 413  # a JSON body keeps its own limit

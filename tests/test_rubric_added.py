@@ -81,11 +81,12 @@ def test_the_admin_uploads_a_rubric_on_the_years_page_and_opens_a_year_on_it(bro
     browser.sign_in("admin")
     page = browser.get("/web/years").text
     assert '<select id="rubric" name="rubric"' in page and "lianhe-2019" not in page
-    bad = browser.client.post("/web/rubrics", files={"file": ("x.json", b'{"id": "x", "total": 100}')},
-                              data={"_key": "k1"})
+    bad = browser.post("/web/rubrics", {"_key": "k1"}, files={"file": ("x.json", b'{"id": "x", "total": 100}')})
     assert bad.status_code == 422 and "考核细则无效" in field_error(bad.text, "rubric")
-    r = browser.client.post("/web/rubrics", files={"file": ("lianhe.json", HAND_WRITTEN.read_bytes())},
-                            data={"_key": "k2"})
+    forged = browser.client.post("/web/rubrics", files={"file": ("lianhe.json", HAND_WRITTEN.read_bytes())},
+                                 data={"_key": "k2"}, headers={"Origin": "http://evil.example"})
+    assert forged.status_code == 403  # the CSRF check covers the upload forms too
+    r = browser.post("/web/rubrics", {"_key": "k2"}, files={"file": ("lianhe.json", HAND_WRITTEN.read_bytes())})
     assert r.status_code == 200 and "考核细则已添加" in r.text
     assert '<option value="lianhe-2019">lianhe-2019 · 测试用考核细则' in r.text
     opened = browser.post("/web/years", {"year": "2019", "rubric": "lianhe-2019", "districts": "中山区\n西岗区",

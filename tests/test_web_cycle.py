@@ -28,11 +28,12 @@ def test_a_district_uploads_and_submits_and_the_department_returns_it(browser, a
     seed = app.rubric_of_year(YEAR).indicator("2.1").evidence
     assert seed and all(e in required for e in seed)  # the seed's 证明材料 for the indicator
 
-    refused = browser.client.post(f"{D}/submissions/2.1/evidence", data={"_key": key(page)},
-                                  files={"file": ("x.pdf", ELF)})
+    no_token = browser.client.post(f"{D}/submissions/2.1/evidence", data={"_key": key(page)},
+                                   files={"file": ("x.pdf", PDF)}, headers={"Origin": "http://testserver"})
+    assert no_token.status_code == 403 and app.evidence_names(YEAR, "中山区") == {}  # CSRF: nothing stored
+    refused = browser.post(f"{D}/submissions/2.1/evidence", {"_key": key(page)}, files={"file": ("x.pdf", ELF)})
     assert refused.status_code == 415 and field_error(refused.text, "file")
-    r = browser.client.post(f"{D}/submissions/2.1/evidence", data={"_key": key(page)},
-                            files={"file": ("宣传方案.pdf", PDF)})
+    r = browser.post(f"{D}/submissions/2.1/evidence", {"_key": key(page)}, files={"file": ("宣传方案.pdf", PDF)})
     assert r.status_code == 200 and "文件已上传" in r.text
     sha = re.search(r"attach=([0-9a-f]{64})", str(r.url)).group(1)
     assert re.search(rf'<input type="checkbox" name="files" value="sha256:{sha}" checked>', r.text)

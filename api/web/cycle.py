@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from api.service import KaoheApp
 from api.shared import Service, file_response
 from api.upload import read_upload
+from api.web import csrf
 from api.web.admin import years_page
 from api.web.frame import (
+    COOKIE,
     Form,
     done,
     guarded,
@@ -103,6 +105,7 @@ async def upload(request: Request, service: Service, year: int, district: str, i
     actor = signed_in(request, service)
     try:
         data, filename, fields = await read_upload(request)
+        csrf.check(request, fields, request.cookies.get(COOKIE))  # as frame.Form does for other forms
         result = await run_in_threadpool(lambda: service.upload_evidence(
             actor, year=year, district=district, data=data, filename=filename, idempotency_key=fields.get("_key")))
     except InvalidInput as e:
@@ -185,6 +188,7 @@ async def add_rubric(request: Request, service: Service) -> Response:
     require(actor, "add_rubrics")
     try:
         data, _, fields = await read_upload(request)
+        csrf.check(request, fields, request.cookies.get(COOKIE))
         try:
             document = data.decode("utf-8-sig")
         except UnicodeDecodeError:
