@@ -75,7 +75,8 @@ PERMISSION_LABELS = {
     "sign_off": "核定指标", "dispute": "提出申诉", "run_office_workflows": "办理会议、报送和临时任务",
     "read_registers": "查看会议、报送和任务登记", "export": "导出工作簿", "verify": "校验历史",
     "manage_years": "开启和结束考核年度", "manage_tokens": "管理访问令牌", "read_years": "查看考核年度",
-    "read_bulletin": "查看结果通报", "issue_bulletin": "设置结果通报的标题、文号和日期", "upload_evidence": "上传证明材料",
+    "read_bulletin": "查看结果通报", "issue_bulletin": "设置结果通报的标题、文号和日期",
+    "upload_evidence": "上传证明材料",
     "submit_materials": "申报指标材料", "review_submissions": "审核申报", "read_submissions": "查看申报审核",
     "read_all_disputes": "查看全部申诉", "publish": "公示考核结果", "add_rubrics": "添加考核细则",
 }

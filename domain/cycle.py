@@ -64,7 +64,8 @@ def check_dispute_window(recorded_at: str | None, dispute_days: int, publication
     last = dispute_until(recorded_at, dispute_days, publication_ends_on)
     if last is not None and shanghai_date(now) > last:
         raise DisputeWindowClosed(
-            f"申诉期已于 {last.isoformat()} 结束，不能再提出申诉 (the dispute window closed at the end of {last.isoformat()})",
+            f"申诉期已于 {last.isoformat()} 结束，不能再提出申诉 "
+            f"(the dispute window closed at the end of {last.isoformat()})",
             details={"dispute_until": last.isoformat()})
 
 

@@ -2,7 +2,8 @@
 
 From the events of one `DistrictLedger`, in order, to each finding's status, its dispute
 thread, the live findings per clause (the scoring engine's input), the indicators signed
-off, the district's 申报 per indicator with their review status, and its uploaded files. The aggregate, the scoreboard projection, as-of reads, the fast replay and the pages all
+off, the district's 申报 per indicator with their review status, and its uploaded files. The
+aggregate, the scoreboard projection, as-of reads, the fast replay and the pages all
 read a history through `DistrictHistory`; nothing else decides what a retraction or an
 overturned dispute does.
 """

@@ -3,15 +3,14 @@ its 公示 (publication), open or closed."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from datetime import date, datetime
+from uuid import UUID
 
 from domain.chained import ChainedAggregate, named_id
 from domain.cycle import DEFAULT_DISPUTE_DAYS, check_days, publication_end, publication_running
 from domain.errors import Conflict, InvalidInput, NotFound, PublicationRunning
-from domain.working_days import shanghai_date
 from domain.text import check_name
+from domain.working_days import shanghai_date
 
 
 def year_id(year: int) -> UUID:
@@ -105,7 +104,8 @@ class AssessmentYear(ChainedAggregate):
         if publication_running(self.publication_ends_on, today):
             raise PublicationRunning(
                 f"公示至 {self.publication_ends_on} 结束，公示期间不能结束考核 (the publication runs until "
-                f"{self.publication_ends_on}; pass force to close anyway)", details={"ends_on": self.publication_ends_on})
+                f"{self.publication_ends_on}; pass force to close anyway)",
+                details={"ends_on": self.publication_ends_on})
 
     def check_open(self) -> None:
         if self.closed:

@@ -46,7 +46,8 @@ def _sheet(ws: Any, headers: list[str], widths: list[int], rows: list[list[Any]]
         cell.font, cell.fill = Font(bold=True), HEADER_FILL
     for r, row in enumerate(rows, start=2):
         for col, value in enumerate(row, start=1):
-            cell = write_text_cell(ws, r, col, ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
+            text = ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+            cell = write_text_cell(ws, r, col, text)
             if isinstance(value, datetime):
                 cell.number_format = TIME_FORMAT
     for i, width in enumerate(widths, start=1):

@@ -103,7 +103,8 @@ class SetBulletin(Body):
 class SubmitMaterials(Body):
     indicator: str = Field(examples=["2.1"])
     statement: str = Field(description="自评说明: how the district met the indicator")
-    evidence: list[str] | None = Field(None, description='free text, or "sha256:<hex>" of a file uploaded for the district')
+    evidence: list[str] | None = Field(
+        None, description='free text, or "sha256:<hex>" of a file uploaded for the district')
 
 
 class ReturnSubmission(Body):

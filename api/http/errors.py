@@ -14,7 +14,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.models import ErrorBody
-from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooLarge, Unavailable, UnsupportedType
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnsupportedType,
+)
 
 # Most specific first: an upload's refusals are InvalidInput too (so a page shows them by the field).
 ERROR_STATUS: dict[type[DomainError], int] = {TooLarge: 413, UnsupportedType: 415, InvalidInput: 422, NotFound: 404,

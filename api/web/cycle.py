@@ -15,19 +15,7 @@ from api.shared import Service, file_response
 from api.upload import read_upload
 from api.web import csrf
 from api.web.admin import years_page
-from api.web.frame import (
-    COOKIE,
-    Form,
-    done,
-    guarded,
-    key,
-    lines,
-    refused,
-    render,
-    signed_in,
-    submit,
-    text,
-)
+from api.web.frame import COOKIE, Form, done, guarded, key, lines, refused, render, signed_in, submit, text
 from domain.actors import Actor, can, can_review, can_submit, can_upload, require
 from domain.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsupportedType
 from domain.evidence_types import is_sha256
@@ -192,7 +180,8 @@ async def add_rubric(request: Request, service: Service) -> Response:
         try:
             document = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise InvalidInput("考核细则文件必须是 UTF-8 编码的 JSON (a rubric is UTF-8 JSON)", field="rubric") from None
+            raise InvalidInput("考核细则文件必须是 UTF-8 编码的 JSON (a rubric is UTF-8 JSON)",
+                               field="rubric") from None
         await run_in_threadpool(lambda: service.add_rubric(actor, text=document, idempotency_key=fields.get("_key")))
     except (InvalidInput, Conflict) as e:
         status = 409 if isinstance(e, Conflict) else 422

@@ -27,8 +27,8 @@ from api.web.frame import (
 )
 from domain import chained
 from domain.actors import Actor, can_dispute, require_disputer
-from domain.errors import NotFound
 from domain.cycle import window_open
+from domain.errors import NotFound
 from domain.lifecycle import open_to_change
 from domain.scoring import display
 from domain.wording import finding_facts, join

@@ -25,8 +25,9 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
 
 
 @router.post(YEAR + "/districts/{district}/evidence", status_code=201, response_model=c.UploadedEvidence,
-             openapi_extra=UPLOAD_BODY, responses={200: {"model": c.UploadedEvidence, "description": "already had it"},
-                                                   413: {"description": "too large"}, 415: {"description": "refused type"}})
+             openapi_extra=UPLOAD_BODY,
+             responses={200: {"model": c.UploadedEvidence, "description": "the district already had these bytes"},
+                        413: {"description": "too large"}, 415: {"description": "refused type"}})
 async def upload_evidence(year: int, district: str, request: Request, service: Service, actor: CurrentActor,
                           response: Response, key: IdempotencyKey = None) -> dict:
     data, filename, _ = await read_upload(request)

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from domain.actors import Actor, require, require_reader_of
 from domain.chain import history_digest
-from domain.errors import InvalidInput, NotFound
 from domain.cycle import dispute_until
+from domain.errors import InvalidInput, NotFound
 from domain.lifecycle import DistrictHistory, FindingStatus
 from domain.text import iso_date, iso_datetime
 from projections.catchup import loads
