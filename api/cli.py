@@ -1,4 +1,4 @@
-"""The `kaohe` command line: serve, token create/list/revoke, replay, verify, demo.
+"""The `kaohe` command line: serve, token create/list/revoke, replay, verify, rubric check and add, demo.
 
 Thin: parse arguments, build the application service on `KAOHE_DATABASE_URL`, call it, print.
 """
@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)
     check = rubric_commands.add_parser("check", help="validate a rubric (a shipped id, or a JSON file)")
     check.add_argument("rubric", help="a shipped rubric id (dalian-2018) or the path of a rubric JSON file")
+    add = rubric_commands.add_parser("add", help="check a rubric JSON file, then store it so a year can open on it")
+    add.add_argument("file", help="the path of a rubric JSON file")
 
     demo = commands.add_parser("demo", help="open a demo year (2018, Dalian's ten districts) and print sign-in tokens")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if any year exists")
@@ -77,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "rubric":
+    if args.command == "rubric" and args.rubric_command == "check":
         return _check_rubric(args.rubric)
     if args.command == "verify":
         return _verify(args.year)
@@ -96,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(app, args.year)
         if args.command == "demo":
             return _demo(app, args.year, args.if_empty)
+        if args.command == "rubric":
+            return _add_rubric(app, args.file)
     except DomainError as e:
         print(f"kaohe {args.command}: {e.message}", file=sys.stderr)
         return 1
@@ -157,6 +161,23 @@ def _check_rubric(name: str) -> int:
           f"{clauses} clauses, {rubric.total} points; content hash {rubric.content_hash}")
     for warning in rubric.warnings:
         print(f"warning: {warning}")
+    return 0
+
+
+def _add_rubric(app, path: str) -> int:
+    """`kaohe rubric add FILE`: the checks of `kaohe rubric check`, then stored as data (an event)."""
+    from domain.actors import Actor
+    from domain.errors import DomainError
+
+    if _check_rubric(path) != 0:
+        return 1
+    try:
+        result = app.add_rubric(Actor("kaohe rubric add", "admin"), text=Path(path).read_text("utf-8"))
+    except DomainError as e:
+        print(f"kaohe rubric add: refused: {e.message}", file=sys.stderr)
+        return 1
+    state = "added" if result["created"] else "already stored"
+    print(f"{state}: {result['id']} (content hash {result['content_hash']}); a year can now open on it")
     return 0
 
 

@@ -22,7 +22,10 @@ BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 
 def limits() -> dict[str, int]:
     """Path patterns (regular expressions matched from the start of the path) → most bytes a body may have."""
-    return {"/": int(os.environ.get("KAOHE_BODY_MAX_BYTES") or DEFAULT_LIMIT)}
+    from api.upload import UPLOAD_PATHS, body_limit
+
+    uploads = {pattern: body_limit() for pattern in UPLOAD_PATHS}  # KAOHE_EVIDENCE_MAX_BYTES + framing
+    return {"/": int(os.environ.get("KAOHE_BODY_MAX_BYTES") or DEFAULT_LIMIT), **uploads}
 
 
 class DuplicateKey(ValueError):

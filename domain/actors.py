@@ -42,6 +42,18 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     # stage is decided where publication lives; by role alone they have it not.
     "read_bulletin": frozenset({"office", "auditor", "admin"}),
     "issue_bulletin": frozenset({"office", "admin"}),  # set the 通报's title, 文号 and date
+    "upload_evidence": frozenset({"district", "office", "department", "admin"}),  # a district for itself only
+    "submit_materials": frozenset({"district"}),  # 申报: a district for itself only
+    "review_submissions": frozenset({"office", "department", "admin"}),  # return a 申报 on one's own indicators
+    "read_submissions": frozenset({"office", "department", "auditor", "admin"}),  # the review queue
+    "read_all_disputes": frozenset({"office", "auditor", "admin"}),  # the office sees every dispute
+    "publish": frozenset({"admin"}),  # 公示
+    "add_rubrics": frozenset({"admin"}),
+}
+# What a role may do besides, while the year is in a stage (domain.cycle.stage): during 公示 every
+# district sees the whole ranking. The stage is the service's to find out; the rule lives here.
+STAGE_GRANTS: dict[str, dict[str, frozenset[str]]] = {
+    "publication": {"read_ranking": frozenset({"district"}), "read_bulletin": frozenset({"district"})},
 }
 SCORE_READERS = tuple(sorted(ROLE_TABLE["read_ranking"]))
 
@@ -51,6 +63,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("reports", "报送材料", "read_registers"),
     ("tasks", "临时任务", "read_registers"),
     ("assess", "指标考核", "record_findings"),
+    ("submissions", "申报审核", "read_submissions"),
     ("disputes", "申诉处理", "resolve_disputes"),
     ("ranking", "成绩排名", "read_ranking"),
     ("bulletin", "结果通报", "read_bulletin"),
@@ -63,6 +76,9 @@ PERMISSION_LABELS = {
     "read_registers": "查看会议、报送和任务登记", "export": "导出工作簿", "verify": "校验历史",
     "manage_years": "开启和结束考核年度", "manage_tokens": "管理访问令牌", "read_years": "查看考核年度",
     "read_bulletin": "查看结果通报", "issue_bulletin": "设置结果通报的标题、文号和日期",
+    "upload_evidence": "上传证明材料",
+    "submit_materials": "申报指标材料", "review_submissions": "审核申报", "read_submissions": "查看申报审核",
+    "read_all_disputes": "查看全部申诉", "publish": "公示考核结果", "add_rubrics": "添加考核细则",
 }
 
 
@@ -96,8 +112,11 @@ class Actor:
 
 # --- questions (for pages and reads) ------------------------------------------------
 
-def can(actor: Actor, permission: str) -> bool:
-    return actor.role in ROLE_TABLE[permission]
+def can(actor: Actor, permission: str, stage: str | None = None) -> bool:
+    """By role; `stage` (the year's, where the question concerns one) adds what STAGE_GRANTS give."""
+    if actor.role in ROLE_TABLE[permission]:
+        return True
+    return stage is not None and actor.role in STAGE_GRANTS.get(stage, {}).get(permission, frozenset())
 
 
 def is_responsible(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
@@ -140,23 +159,45 @@ def can_dispute(actor: Actor, district: str) -> bool:
 
 
 def can_see_dispute(actor: Actor, district: str, departments: list[str] | tuple[str, ...]) -> bool:
-    """The queue: a district sees its own disputes, a department those on its indicators."""
+    """The queue: a district sees its own disputes, a department those on its indicators, the office all."""
     if actor.role == "district":
         return actor.district == district
-    if actor.role in ("office", "department"):
-        return actor.unit in departments
-    return True
+    if can(actor, "read_all_disputes"):
+        return True
+    return actor.unit in departments
 
 
-def pages_for(actor: Actor) -> list[tuple[str, str]]:
-    """The pages (path part, label) the actor's role may open, in menu order."""
-    return [(path, label) for path, label, permission in PAGES if can(actor, permission)]
+def can_upload(actor: Actor, district: str) -> bool:
+    """证明材料 for a district: the district itself, the office, departments, admin."""
+    return can(actor, "upload_evidence") and (actor.role != "district" or actor.district == district)
+
+
+def can_submit(actor: Actor, district: str) -> bool:
+    """申报: a district for itself."""
+    return can(actor, "submit_materials") and actor.district == district
+
+
+def can_review(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
+    """Return a 申报 (or sign the indicator off): the indicator's 责任部门, or admin."""
+    return can(actor, "review_submissions") and is_responsible(actor, indicator)
+
+
+def can_read_submissions_of(actor: Actor, indicator: Indicator | Mapping[str, Any]) -> bool:
+    """The review queue: a department and the office see their own indicators; auditor and admin all."""
+    if not can(actor, "read_submissions"):
+        return False
+    return actor.role in ("auditor", "admin") or is_responsible(actor, indicator)
+
+
+def pages_for(actor: Actor, stage: str | None = None) -> list[tuple[str, str]]:
+    """The pages (path part, label) the actor's role may open (in the year's stage), in menu order."""
+    return [(path, label) for path, label, permission in PAGES if can(actor, permission, stage)]
 
 
 # --- checks (the service enforces these) -----------------------------------------------
 
-def require(actor: Actor, permission: str) -> None:
-    if not can(actor, permission):
+def require(actor: Actor, permission: str, stage: str | None = None) -> None:
+    if not can(actor, permission, stage):
         raise Forbidden(f"{actor.label}（{actor.name}）无权{PERMISSION_LABELS[permission]} "
                         f"(role {actor.role!r} may not {permission})")
 
@@ -188,3 +229,15 @@ def require_disputer(actor: Actor, district: str) -> None:
     require(actor, "dispute")
     if not can_dispute(actor, district):
         raise Forbidden("只能对本单位的扣分提出申诉 (a district disputes only its own findings)")
+
+
+def require_uploader(actor: Actor, district: str) -> None:
+    require(actor, "upload_evidence")
+    if not can_upload(actor, district):
+        raise Forbidden("只能为本单位上传证明材料 (a district uploads only for itself)")
+
+
+def require_submitter(actor: Actor, district: str) -> None:
+    require(actor, "submit_materials")
+    if not can_submit(actor, district):
+        raise Forbidden("只能为本单位申报 (a district submits only for itself)")

@@ -56,6 +56,7 @@ class ChainedAggregate(Aggregate):
         timestamp = utcnow()
         fields["prev_hash"] = GENESIS
         state = {**fields, "originator_topic": get_topic(cls), "timestamp": timestamp.isoformat()}
+        _stored_version(event_class, state)
         digest = chain_hash(get_topic(event_class), str(aggregate_id), 1, state)
         return cls._create(event_class, id=aggregate_id, timestamp=timestamp, hash=digest, **fields)
 
@@ -63,9 +64,7 @@ class ChainedAggregate(Aggregate):
         timestamp = utcnow()
         fields["prev_hash"] = self.head
         state = {**fields, "timestamp": timestamp.isoformat()}
-        class_version = getattr(event_class, "class_version", 1)
-        if class_version > 1:
-            state["class_version"] = class_version
+        _stored_version(event_class, state)
         digest = chain_hash(get_topic(event_class), str(self.id), self.version + 1, state)
         self.trigger_event(event_class, timestamp=timestamp, hash=digest, **fields)
 
@@ -73,3 +72,10 @@ class ChainedAggregate(Aggregate):
     def receipt(self) -> dict[str, Any]:
         """What a writer keeps: which chain, how long it is now, and its head."""
         return {"aggregate": str(self.id), "version": self.version, "head": self.head}
+
+
+def _stored_version(event_class: type, state: dict[str, Any]) -> None:
+    """The library stores `class_version` in the state of a versioned event (a first event too), so it is hashed."""
+    class_version = getattr(event_class, "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version

@@ -43,3 +43,27 @@ class Unavailable(DomainError):
     """The store refused a write it should take (disk full, read-only): nothing was recorded (→ 503)."""
 
     code = "unavailable"
+
+
+class TooLarge(InvalidInput):
+    """An uploaded file is larger than the limit (→ 413)."""
+
+    code = "too_large"
+
+
+class UnsupportedType(InvalidInput):
+    """An uploaded file is of a type not accepted as evidence, judged by its content (→ 415)."""
+
+    code = "unsupported_media_type"
+
+
+class DisputeWindowClosed(Conflict):
+    """The finding's dispute window (申诉期) has ended (→ 409)."""
+
+    code = "dispute_window_closed"
+
+
+class PublicationRunning(Conflict):
+    """The year's 公示 has not ended yet (→ 409)."""
+
+    code = "publication_running"

@@ -162,3 +162,28 @@ def safe_filename(name: str) -> str:
         else:
             name = name[:MAX_NAME_LENGTH].rstrip(" .")
     return name or FALLBACK_NAME
+
+
+# References -------------------------------------------------------------------------------------
+
+FILE_PREFIX = "sha256:"  # an evidence list entry naming an uploaded file: "sha256:<64 lowercase hex>"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256(text: str) -> bool:
+    return bool(_SHA256.fullmatch(text or ""))
+
+
+def file_reference(sha256: str) -> str:
+    return FILE_PREFIX + sha256
+
+
+def referenced_file(entry: str) -> str | None:
+    """The sha256 an evidence entry names, or None for a free-text reference ("请假条（纸质）").
+
+    An entry that starts with the prefix names a file even when its hash is malformed, so a
+    typo is refused rather than kept as free text.
+    """
+    if isinstance(entry, str) and entry.strip().lower().startswith(FILE_PREFIX):
+        return entry.strip()[len(FILE_PREFIX):].lower()
+    return None

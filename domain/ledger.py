@@ -119,6 +119,30 @@ class DistrictLedger(ChainedAggregate):
         note: str | None
         evidence: list
 
+    class EvidenceUploaded(Event):
+        """A 证明材料 file was uploaded for the district; its bytes are stored apart, by this sha256."""
+
+        sha256: str
+        size: int
+        media_type: str
+        filename: str
+
+    class MaterialsSubmitted(Event):
+        """The district's 申报 for an indicator: its account (自评说明) and its 证明材料."""
+
+        submission_id: str
+        indicator: str
+        statement: str
+        evidence: list
+
+    class SubmissionReturned(Event):
+        """The responsible department sent a 申报 back for more material, saying why."""
+
+        submission_id: str
+        indicator: str
+        reason: str
+        evidence: list
+
 
     # --- commands -------------------------------------------------------------
 
@@ -142,27 +166,27 @@ class DistrictLedger(ChainedAggregate):
         if finding_id in self.history.findings:
             raise Conflict(f"finding {finding_id} already recorded")
         self._append(self.FindingRecorded, finding_id=finding_id, clause=clause, indicator=indicator,
-                     occurred_on=occurred_on, measures=measures or {}, evidence=list(evidence or []), note=note,
+                     occurred_on=occurred_on, measures=measures or {}, evidence=self._evidence(evidence), note=note,
                      reference=reference, source=source, actor=actor)
 
     def retract_finding(self, *, finding_id: str, reason: str, actor: dict, evidence: list | None = None) -> None:
         self.check_open()
         self.history.check_retractable(finding_id)
         self._append(self.FindingRetracted, finding_id=finding_id, reason=_required(reason, "reason"),
-                     evidence=list(evidence or []), actor=actor)
+                     evidence=self._evidence(evidence), actor=actor)
 
     def note_activity(self, *, activity: str, actor: dict, occurred_on: str | None = None,
                       source: dict | None = None, note: str | None = None, evidence: list | None = None) -> None:
         self.check_open()
         self._append(self.ActivityNoted, activity=activity, occurred_on=occurred_on, source=source, note=note,
-                     evidence=list(evidence or []), actor=actor)
+                     evidence=self._evidence(evidence), actor=actor)
 
     def file_dispute(self, *, dispute_id: str, finding_id: str, statement: str, evidence: list, actor: dict) -> None:
         self.check_open()
         finding = self.history.check_disputable(finding_id)
         self._append(self.DisputeFiled, dispute_id=dispute_id, finding_id=finding_id, clause=finding.clause,
                      indicator=finding.indicator, statement=_required(statement, "statement"),
-                     evidence=list(evidence or []), actor=actor)
+                     evidence=self._evidence(evidence), actor=actor)
 
     def resolve_dispute(self, *, dispute_id: str, decision: str, reason: str, actor: dict,
                         evidence: list | None = None) -> None:
@@ -171,14 +195,40 @@ class DistrictLedger(ChainedAggregate):
         if decision not in (DisputeStatus.UPHELD, DisputeStatus.OVERTURNED):
             raise InvalidInput("decision 必须是 upheld（维持）或 overturned（撤销扣分）", field="decision")
         self._append(self.DisputeResolved, dispute_id=dispute_id, finding_id=dispute.finding, decision=decision,
-                     reason=_required(reason, "reason"), evidence=list(evidence or []), actor=actor)
+                     reason=_required(reason, "reason"), evidence=self._evidence(evidence), actor=actor)
 
     def sign_off(self, *, indicator: str, actor: dict, note: str | None = None, evidence: list | None = None) -> None:
         self.check_open()
         if indicator in self.history.signed:
             return  # signing off twice changes nothing; the first sign-off stands
-        self._append(self.IndicatorSignedOff, indicator=indicator, note=note, evidence=list(evidence or []),
+        self._append(self.IndicatorSignedOff, indicator=indicator, note=note, evidence=self._evidence(evidence),
                      actor=actor)
+
+    def upload_evidence(self, *, sha256: str, size: int, media_type: str, filename: str, actor: dict) -> bool:
+        """Note an uploaded file on the ledger; False (nothing recorded) when this district already has it."""
+        self.check_open()
+        if sha256 in self.history.files:
+            return False
+        self._append(self.EvidenceUploaded, sha256=sha256, size=size, media_type=media_type, filename=filename,
+                     actor=actor)
+        return True
+
+    def submit_materials(self, *, submission_id: str, indicator: str, statement: str, evidence: list | None,
+                         actor: dict) -> None:
+        self.check_open()
+        self.history.check_submittable(indicator)
+        self._append(self.MaterialsSubmitted, submission_id=submission_id, indicator=indicator,
+                     statement=_required(statement, "statement"), evidence=self._evidence(evidence), actor=actor)
+
+    def return_submission(self, *, submission_id: str, reason: str, actor: dict, evidence: list | None = None) -> None:
+        self.check_open()
+        submission = self.history.check_returnable(submission_id)
+        self._append(self.SubmissionReturned, submission_id=submission_id, indicator=submission.indicator,
+                     reason=_required(reason, "reason"), evidence=self._evidence(evidence), actor=actor)
+
+    def _evidence(self, evidence: list | None) -> list:
+        """Evidence as recorded: `sha256:` entries must name this district's uploads (domain.lifecycle)."""
+        return self.history.check_evidence(list(evidence or []))
 
 
 def recorded_at(event: Any) -> str:

@@ -1,8 +1,9 @@
 """A finding's life (扣分事项的生命周期): the one reading of a district ledger's history.
 
 From the events of one `DistrictLedger`, in order, to each finding's status, its dispute
-thread, the live findings per clause (the scoring engine's input) and the indicators signed
-off. The aggregate, the scoreboard projection, as-of reads, the fast replay and the pages all
+thread, the live findings per clause (the scoring engine's input), the indicators signed
+off, the district's 申报 per indicator with their review status, and its uploaded files. The
+aggregate, the scoreboard projection, as-of reads, the fast replay and the pages all
 read a history through `DistrictHistory`; nothing else decides what a retraction or an
 overturned dispute does.
 """
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping
 
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
+from domain.evidence_types import file_reference, is_sha256, referenced_file
 from domain.findings import Finding, finding_from
 from domain.rubric import Rubric
 from domain.scoring import DistrictScore, score_grouped
@@ -68,6 +70,49 @@ class Dispute:
         return out
 
 
+class SubmissionStatus(str, Enum):
+    """A 申报's review status. `reviewed`: the indicator was signed off (核定) while this submission was
+    the newest one; `returned`: the department sent it back (and no sign-off came after); else `waiting`."""
+
+    WAITING = "waiting"
+    REVIEWED = "reviewed"
+    RETURNED = "returned"
+
+    @property
+    def label(self) -> str:
+        return {"waiting": "待审核", "reviewed": "已核定", "returned": "已退回"}[self.value]
+
+
+@dataclass(slots=True)
+class Submission:
+    """One 申报 of a district for an indicator: its 自评说明 and 证明材料, and what review made of it."""
+
+    id: str
+    indicator: str
+    statement: str
+    evidence: list
+    submitted_at: str | None
+    submitted_by: Mapping[str, Any] | None
+    superseded: bool = False  # a newer submission for the same indicator came after it
+    returned_reason: str | None = None
+    returned_at: str | None = None
+    returned_by: Mapping[str, Any] | None = None
+    reviewed_at: str | None = None  # the indicator's sign-off, when it came while this was the newest
+
+    @property
+    def status(self) -> SubmissionStatus:
+        if self.reviewed_at:
+            return SubmissionStatus.REVIEWED
+        return SubmissionStatus.RETURNED if self.returned_at else SubmissionStatus.WAITING
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "indicator": self.indicator, "statement": self.statement,
+                "evidence": list(self.evidence), "submitted_at": self.submitted_at,
+                "submitted_by": self.submitted_by, "status": self.status.value, "superseded": self.superseded,
+                "returned_reason": self.returned_reason, "returned_at": self.returned_at,
+                "returned_by": self.returned_by, "reviewed_at": self.reviewed_at}
+
+
 def open_to_change(status: str, dispute: Mapping[str, Any] | None) -> bool:
     """A finding can still be retracted or disputed: it is live and no dispute of it is open.
 
@@ -80,7 +125,8 @@ def open_to_change(status: str, dispute: Mapping[str, Any] | None) -> bool:
 class DistrictHistory:
     """A district ledger's events folded in order. `details=True` also keeps what pages show."""
 
-    __slots__ = ("findings", "by_clause", "ended", "disputes", "open_dispute", "signed", "details", "version")
+    __slots__ = ("findings", "by_clause", "ended", "disputes", "open_dispute", "signed", "details", "version",
+                 "submissions", "newest_submission", "files")
 
     def __init__(self, *, details: bool = False) -> None:
         self.findings: dict[str, Finding] = {}  # every finding ever recorded, in history order
@@ -91,6 +137,9 @@ class DistrictHistory:
         self.signed: dict[str, str | None] = {}  # indicator → when it was signed off (核定)
         self.details: dict[str, dict[str, Any]] | None = {} if details else None
         self.version = 0  # the ledger version folded so far
+        self.submissions: dict[str, Submission] = {}  # every 申报, in history order
+        self.newest_submission: dict[str, str] = {}  # indicator → its newest submission
+        self.files: dict[str, dict[str, Any]] = {}  # sha256 → the district's upload of it (the first one)
 
     # --- reading events ----------------------------------------------------------
 
@@ -132,7 +181,30 @@ class DistrictHistory:
             self.ended[dispute.finding] = (FindingStatus.OVERTURNED, d.get("reason"))
 
     def _signed_off(self, d: Mapping[str, Any], at: str | None) -> None:
-        self.signed.setdefault(d["indicator"], at)
+        if d["indicator"] in self.signed:
+            return
+        self.signed[d["indicator"]] = at
+        newest = self.newest_submission.get(d["indicator"])
+        if newest is not None:
+            self.submissions[newest].reviewed_at = at
+
+    def _submitted(self, d: Mapping[str, Any], at: str | None) -> None:
+        earlier = self.newest_submission.get(d["indicator"])
+        if earlier is not None:
+            self.submissions[earlier].superseded = True
+        self.submissions[d["submission_id"]] = Submission(
+            id=d["submission_id"], indicator=d["indicator"], statement=d["statement"],
+            evidence=list(d.get("evidence") or []), submitted_at=at, submitted_by=d.get("actor"))
+        self.newest_submission[d["indicator"]] = d["submission_id"]
+
+    def _returned(self, d: Mapping[str, Any], at: str | None) -> None:
+        submission = self.submissions[d["submission_id"]]
+        submission.returned_reason, submission.returned_at = d.get("reason"), at
+        submission.returned_by = d.get("actor")
+
+    def _uploaded(self, d: Mapping[str, Any], at: str | None) -> None:
+        self.files.setdefault(d["sha256"], {"sha256": d["sha256"], "size": d["size"], "media_type": d["media_type"],
+                                            "filename": d["filename"], "uploaded_at": at, "actor": d.get("actor")})
 
     # --- what the history says -----------------------------------------------------
 
@@ -174,7 +246,47 @@ class DistrictHistory:
     def score(self, rubric: Rubric) -> DistrictScore:
         return score_grouped(rubric, self.live_by_clause())
 
+    def submission(self, submission_id: str) -> Submission:
+        try:
+            return self.submissions[submission_id]
+        except KeyError:
+            raise NotFound(f"没有申报 {submission_id} (no such submission)") from None
+
     # --- the rules a command on the ledger checks ------------------------------------
+
+    def check_evidence(self, evidence: list[str], field: str = "evidence") -> list[str]:
+        """Every `sha256:` entry must name a file uploaded to this district (422 otherwise); free text passes.
+
+        Returns the list with file entries in their one spelling (`sha256:` + lowercase hex).
+        """
+        checked = []
+        for entry in evidence:
+            sha = referenced_file(entry)
+            if sha is None:
+                checked.append(entry)
+                continue
+            if not is_sha256(sha):
+                raise InvalidInput(f"{field} 中的文件引用格式错误，应为 sha256:<64位十六进制> "
+                                   f"(malformed file reference {entry!r})", field=field)
+            if sha not in self.files:
+                raise InvalidInput(f"{field} 引用的文件 {sha[:12]}… 未上传到本单位 "
+                                   f"(no file {sha} was uploaded for this district)", field=field)
+            checked.append(file_reference(sha))
+        return checked
+
+    def check_submittable(self, indicator: str) -> None:
+        if indicator in self.signed:
+            raise Conflict(f"指标 {indicator} 已核定，不能再申报 (indicator {indicator} is already signed off)")
+
+    def check_returnable(self, submission_id: str) -> Submission:
+        submission = self.submission(submission_id)
+        if submission.indicator in self.signed:
+            raise Conflict(f"指标 {submission.indicator} 已核定，不能退回申报 (indicator already signed off)")
+        if submission.superseded:
+            raise Conflict(f"申报 {submission_id} 已有更新的申报，请审核最新申报 (a newer submission supersedes it)")
+        if submission.returned_at:
+            raise Conflict(f"申报 {submission_id} 已退回 (already returned)")
+        return submission
 
     def check_live(self, finding_id: str, doing: str) -> Finding:
         finding = self.finding(finding_id)
@@ -222,6 +334,9 @@ _HANDLERS: dict[str, Callable[[DistrictHistory, Mapping[str, Any], str | None], 
     "DisputeFiled": DistrictHistory._disputed,
     "DisputeResolved": DistrictHistory._resolved,
     "IndicatorSignedOff": DistrictHistory._signed_off,
+    "MaterialsSubmitted": DistrictHistory._submitted,
+    "SubmissionReturned": DistrictHistory._returned,
+    "EvidenceUploaded": DistrictHistory._uploaded,
 }
 LEDGER_EVENTS = frozenset(_HANDLERS)  # the events that change a history's reading
 

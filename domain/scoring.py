@@ -224,6 +224,24 @@ def _no_deduction(clause: Clause, findings: tuple[Finding, ...]) -> tuple[Decima
     return ZERO, tuple(f.id for f in findings)
 
 
+def counted_shares(clause: Clause, score: ClauseScore) -> dict[str, Decimal]:
+    """Each counted finding's share of its clause's deduction (what a dispute of it puts at stake).
+
+    Occurrences cost `per` each, the last one what is left under the cap; every other kind rests its
+    deduction on the one finding it counts. The shares add up to the clause's deduction.
+    """
+    if not score.counted or not score.deduction:
+        return {}
+    if clause.kind != "occurrence":
+        return {score.counted[0]: score.deduction}
+    assert clause.per is not None
+    shares, left = {}, score.deduction
+    for finding_id in score.counted:
+        shares[finding_id] = min(clause.per, left)
+        left -= shares[finding_id]
+    return shares
+
+
 CLAUSE_RULES: dict[str, Rule] = {
     "flag": flag_deduction,
     "occurrence": occurrence_deduction,

@@ -10,13 +10,19 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from domain.errors import Conflict
+
 # The State Council publishes each year's arrangement in the previous November or December; the
 # library ships those notices, so a hand-kept table here would only go stale or disagree with it.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-class CalendarUnknown(ValueError):
-    """The official calendar for a year is not known (not yet published or older than the data)."""
+class CalendarUnknown(Conflict, ValueError):
+    """The official calendar for a year is not known (not yet published or older than the data).
+
+    A domain error (409 `calendar_unknown`): a command that needs the count (a 公示's end) is
+    refused; reads and the dispute window convert it where they use it (see domain.cycle).
+    """
 
     code = "calendar_unknown"
 

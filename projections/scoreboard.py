@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from domain.lifecycle import Dispute, DistrictHistory
 from domain.rubric import Rubric
-from domain.scoring import DistrictScore
+from domain.scoring import DistrictScore, counted_shares
+from projections import cycle
 from projections.catchup import Fact, dumps
 from projections.store import Transaction, ViewStore
 
@@ -133,6 +134,7 @@ class Scoreboard:
                                        fact.position, fact.recorded_at, dumps(detail)))
             return
         self._flush(tx)  # an update below may concern a finding still waiting to be inserted
+        cycle.ledger_rows(tx, fact, history, self.rubric_of_year)  # files and 申报 (projections.cycle)
         if fact.type in ("FindingRetracted", "DisputeFiled", "DisputeResolved"):
             self._write_finding(tx, history, d["finding_id"])
         if fact.type == "DisputeFiled":
@@ -186,6 +188,8 @@ def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[s
                             {
                                 "id": cl.id, "deduction": str(cl.deduction), "exempt": cl.exempt,
                                 "findings": [f.id for f in cl.findings], "counted": list(cl.counted),
+                                "shares": {fid: str(share) for fid, share
+                                           in counted_shares(rubric.clause(cl.id), cl).items()},
                             }
                             for cl in i.clauses
                         ],

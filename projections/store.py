@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
-SCHEMA_VERSION = 4  # bump when a view table changes shape or meaning (views rebuild)
+SCHEMA_VERSION = 5  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
@@ -53,6 +53,23 @@ SCHEMA = [
         statement TEXT NOT NULL, evidence TEXT NOT NULL, filed_at TEXT NOT NULL, filed_by TEXT NOT NULL,
         resolved_at TEXT, resolved_by TEXT, reason TEXT, position BIGINT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS view_disputes_queue ON view_disputes (year, status, position)",
+    # The assessment cycle (projections.cycle): uploaded files, 申报 and their review, 公示, added rubrics.
+    """CREATE TABLE IF NOT EXISTS view_evidence (
+        year INTEGER NOT NULL, district TEXT NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL,
+        media_type TEXT NOT NULL, filename TEXT NOT NULL, uploaded_at TEXT NOT NULL, actor TEXT NOT NULL,
+        position BIGINT NOT NULL, PRIMARY KEY (year, district, sha256))""",
+    """CREATE TABLE IF NOT EXISTS view_submissions (
+        submission_id TEXT PRIMARY KEY, year INTEGER NOT NULL, district TEXT NOT NULL, indicator TEXT NOT NULL,
+        departments TEXT NOT NULL, statement TEXT NOT NULL, evidence TEXT NOT NULL, submitted_at TEXT NOT NULL,
+        submitted_by TEXT NOT NULL, status TEXT NOT NULL, superseded INTEGER NOT NULL, returned_reason TEXT,
+        returned_at TEXT, returned_by TEXT, reviewed_at TEXT, position BIGINT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS view_submissions_queue ON view_submissions (year, indicator, position)",
+    """CREATE TABLE IF NOT EXISTS view_publications (
+        position BIGINT PRIMARY KEY, year INTEGER NOT NULL, days INTEGER NOT NULL, starts_on TEXT NOT NULL,
+        ends_on TEXT NOT NULL, published_at TEXT NOT NULL, actor TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS view_rubrics (
+        rubric_id TEXT PRIMARY KEY, title TEXT NOT NULL, content_hash TEXT NOT NULL, added_at TEXT NOT NULL,
+        actor TEXT NOT NULL)""",
 ]
 # Every view table and index is named view_*: that is how a rebuild builds a fresh set beside the live one.
 VIEW_NAME = re.compile(r"\b(view_[a-z0-9_]+)\b")

@@ -129,10 +129,11 @@ def test_a_district_downloads_its_own_statement(api, played):
 def test_the_workbook_in_the_official_order_with_real_times_labels_and_no_formulas(api, played):
     r = api.get("office", f"{Y}/export.xlsx")
     workbook = load_workbook(io.BytesIO(r.content))
-    assert workbook.sheetnames == ["汇总", "庄河市", "中山区", "旅顺口区", "大连长兴岛经济技术开发区", "沙河口区", "西岗区"]
+    assert workbook.sheetnames == ["汇总", "庄河市", "中山区", "旅顺口区", "大连长兴岛经济技术开发区", "沙河口区", "西岗区",
+                                   "申报", "证明材料"]
     summary = workbook["汇总"]
     names = [row[1].value for row in summary.iter_rows(min_row=4, max_row=9)]
-    assert names == workbook.sheetnames[1:]
+    assert names == workbook.sheetnames[1:-2]
     assert summary.page_setup.orientation == "landscape" and int(summary.page_setup.paperSize) == 9  # A4
     assert summary.page_setup.fitToWidth == 1 and summary.sheet_properties.pageSetUpPr.fitToPage
     assert summary.print_title_rows == "$1:$3"  # repeated on every page
@@ -169,8 +170,11 @@ def test_every_text_cell_goes_through_write_text_cell(monkeypatch, api, played):
 
     seen = []
     original = workbook_module.write_text_cell
-    monkeypatch.setattr(workbook_module, "write_text_cell", lambda ws, r, c, v: seen.append((ws.title, r, c)) or
-                        original(ws, r, c, v))
+    import api.documents.workbook_submissions as cycle_sheets
+
+    for module in (workbook_module, cycle_sheets):  # the 申报 and 证明材料 sheets too
+        monkeypatch.setattr(module, "write_text_cell", lambda ws, r, c, v: seen.append((ws.title, r, c)) or
+                            original(ws, r, c, v))
     workbook = load_workbook(io.BytesIO(api.get("office", f"{Y}/export.xlsx").content))
     texts = {(ws.title, c.row, c.column) for ws in workbook.worksheets for row in ws.iter_rows() for c in row
              if isinstance(c.value, str)}

@@ -131,7 +131,8 @@ def test_admin_opens_a_year(api):
     assert years == [{"year": 2018, "rubric": "dalian-2018", "districts": DISTRICTS, "closed": False}]
     info = api.get("auditor", Y).json()
     assert info == {"year": 2018, "rubric": "dalian-2018", "rubric_hash": body["rubric_hash"],
-                    "districts": DISTRICTS, "closed": False}
+                    "districts": DISTRICTS, "closed": False, "dispute_days": 10, "publication": None,
+                    "stage": "open"}
     assert api.totals() == {d: 100 for d in DISTRICTS}
     assert [e["type"] for e in api.events("中山区")] == ["Opened"]
 

@@ -12,6 +12,7 @@ import pytest
 from api.service import KaoheApp
 from domain.actors import Actor
 from tests.conftest import DISTRICTS, YEAR
+from tests.cycle_support import PDF, clock  # noqa: F401 - the clock fixture
 from tests.test_http_api import error_of
 
 Y = f"/years/{YEAR}"
@@ -22,9 +23,18 @@ ZHONGSHAN = Actor("district-中山区", "district", district="中山区")
 
 
 @pytest.fixture
-def world(app: KaoheApp, year_2018: int) -> dict[str, str]:
-    """A finding of 宣传教育部, two missed meetings of 中山区 (the second disputed), two reports, a task."""
+def in_2018(clock):
+    """Every event of the world is recorded in November 2018 (so a 公示's end is on the known calendar)."""
+    clock.set("2018-11-01T09:00")
+    return clock
+
+
+@pytest.fixture
+def world(in_2018, app: KaoheApp, year_2018: int) -> dict[str, str]:
+    """A finding of 宣传教育部, two missed meetings of 中山区 (the second disputed), two reports, a task, a 申报."""
     ids = {"finding": app.record_finding(PROPAGANDA, year=YEAR, district="中山区", clause="2.3.a")["id"]}
+    ids["submission"] = app.submit_materials(ZHONGSHAN, year=YEAR, district="中山区", indicator="2.2",
+                                             statement="已开展")["id"]
     held = [app.hold_meeting(OFFICE, year=YEAR, title=f"会议{n}", held_on=f"2018-0{n}-10", absent=["中山区"])
             for n in (3, 4)]
     ids["meeting"] = held[0]["id"]
@@ -47,6 +57,7 @@ class Call:
     refused: tuple[str, ...]  # roles refused with 403
     other_path: str | None = None  # a different request under the same key: another path ...
     other_body: dict | None = None  # ... or another body
+    upload: bool = False  # the body is the multipart file {"name": bytes}
 
     def url(self, world: dict[str, str], other: bool = False) -> str:
         path = self.other_path if other and self.other_path else self.path
@@ -98,6 +109,14 @@ CALLS = [
          201, OFFICE_ONLY, other_body={"outcomes": [{"district": "中山区", "outcome": "completed"}]}),
     Call("void meeting", "office", "/meetings/{meeting}/void", {"reason": "录错"}, 200, OFFICE_ONLY,
          other_body={"reason": "另一个理由"}),
+    Call("upload evidence", "中山区", "/districts/中山区/evidence", {"方案.pdf": PDF}, 201, ("auditor", "西岗区"),
+         other_body={"其他.pdf": PDF + b"%more\n"}, upload=True),
+    Call("submit materials", "中山区", "/districts/中山区/submissions", {"indicator": "2.1", "statement": "已印发"}, 201,
+         ("admin", "office", "宣传教育部", "auditor", "西岗区"), other_body={"indicator": "2.1", "statement": "另一份"}),
+    Call("return submission", "宣传教育部", "/submissions/{submission}/return", {"reason": "请补充"}, 201,
+         ("office", "组织建设部", "auditor", "中山区"), other_body={"reason": "另一个理由"}),
+    Call("publish", "admin", "/publication", {"days": 5}, 201, ("office", "宣传教育部", "auditor", "中山区"),
+         other_body={"days": 3}),
     Call("close year", "admin", "/close", {"force": True}, 200, ("office", "宣传教育部", "auditor", "中山区"),
          other_body={"force": True, "note": "另一个说明"}),
     Call("set bulletin", "office", "/bulletin", {"number": "大工发〔2019〕3号", "date": "2019-01-20"}, 201,
@@ -108,6 +127,15 @@ CALLS = [
 
 # Multipart calls, whose role and idempotency tests live beside their other tests.
 MULTIPART = {"/api/years/{year}/imports": "tests/test_http_import.py"}
+
+
+def send(api, who: str, call: Call, world: dict[str, str], key: str | None = None, other: bool = False):
+    body = call.other_body if other and call.other_body else call.body
+    if call.upload:
+        (name, data), = body.items()
+        return api.client.post(f"/api{call.url(world, other)}", headers=api.headers(who, key),
+                               files={"file": (name, data, "application/pdf")})
+    return api.post(who, call.url(world, other), body, key=key)
 
 
 def test_every_post_of_the_contract_is_covered(client):
@@ -121,30 +149,30 @@ def test_each_role_outside_the_table_is_refused_and_nothing_is_recorded(api, wor
     before = stored_events()
     totals = api.totals()
     for who in call.refused:
-        error_of(api.post(who, call.url(world), call.body), 403, code="forbidden")
+        error_of(send(api, who, call, world), 403, code="forbidden")
     assert stored_events() == before
     assert api.totals() == totals
-    r = api.post(call.who, call.url(world), call.body)  # the same request from the right role succeeds
+    r = send(api, call.who, call, world)  # the same request from the right role succeeds
     assert r.status_code == call.status, r.text
     assert stored_events() > before
 
 
 @pytest.mark.parametrize("call", CALLS, ids=[c.name for c in CALLS])
 def test_an_idempotent_retry_returns_the_first_response_and_records_nothing(api, world, stored_events, call):
-    first = api.post(call.who, call.url(world), call.body, key="retry-1")
+    first = send(api, call.who, call, world, key="retry-1")
     assert first.status_code == call.status, first.text
     assert "Idempotent-Replay" not in first.headers
     recorded = stored_events()
     totals = api.totals(year=2019) if call.name == "open year" else api.totals()
 
-    again = api.post(call.who, call.url(world), call.body, key="retry-1")
+    again = send(api, call.who, call, world, key="retry-1")
     assert again.status_code == call.status
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replay"] == "true"
     assert stored_events() == recorded
     assert (api.totals(year=2019) if call.name == "open year" else api.totals()) == totals
 
-    reused = api.post(call.who, call.url(world, other=True), call.other_body or call.body, key="retry-1")
+    reused = send(api, call.who, call, world, key="retry-1", other=True)
     error_of(reused, 422, field="Idempotency-Key", code="idempotency_key_reused")
     assert stored_events() == recorded
 
@@ -188,12 +216,16 @@ READS = [
     ("/tasks", ("宣传教育部", "组织建设部", "中山区", "西岗区", "沙河口区")),
     ("/bulletin.pdf", ("宣传教育部", "组织建设部", "中山区", "西岗区", "沙河口区")),
     ("/districts/中山区/statement.pdf", ("西岗区", "沙河口区")),
+    ("/rubrics", ()),
+    ("/submissions", ("中山区", "西岗区", "沙河口区")),
+    ("/districts/中山区/submissions", ("西岗区", "沙河口区")),
+    ("/districts/中山区/evidence", ("西岗区", "沙河口区")),
 ]
 
 
 @pytest.mark.parametrize("path, refused", READS, ids=[p or "/year" for p, _ in READS])
 def test_reads_follow_the_role_table(api, world, path, refused):
-    url = "/years" if path == "/years" else f"{Y}{path}"
+    url = path if path in ("/years", "/rubrics") else f"{Y}{path}"
     for who in ROLES:
         r = api.client.get(f"/api{url}", headers=api.auth[who])
         if who in refused:

@@ -120,7 +120,7 @@ def test_the_workbook_agrees_with_the_api_cell_by_cell(api, played_year):
     assert r.status_code == 200
     workbook = load_workbook(io.BytesIO(r.content))
     scores = api.get("auditor", f"{Y}/scores").json()
-    assert workbook.sheetnames == ["汇总", *[d["district"] for d in scores["districts"]]]
+    assert workbook.sheetnames == ["汇总", *[d["district"] for d in scores["districts"]], "申报", "证明材料"]
     summary = list(workbook["汇总"].iter_rows(values_only=True))
     header = summary.index(next(row for row in summary if row and row[0] == "排名"))
     for row, expected in zip(summary[header + 1:], scores["districts"]):

@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from api.documents.cells import write_text_cell
+from api.documents.workbook_submissions import add_cycle_sheets
 from domain.wording import finding_facts, join
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,9 +40,10 @@ STATUS_LABELS = {"retracted": "已撤销", "overturned": "申诉后撤销"}
 
 
 def build_workbook(ranking: dict[str, Any], breakdowns: list[dict[str, Any]], rubric: Any,
-                   checkpoint: dict[str, Any] | None = None) -> bytes:
+                   checkpoint: dict[str, Any] | None = None, cycle: dict[str, Any] | None = None) -> bytes:
     """`ranking` is `scores()`, `breakdowns` are `district_score()` results, both best first with ties
-    in the official order; `checkpoint` the log checkpoint (or history digest) the figures come from."""
+    in the official order; `checkpoint` the log checkpoint (or history digest) the figures come from;
+    `cycle` the 申报 and 证明材料 (api.documents.workbook_submissions)."""
     wb = Workbook()
     summary = wb.active
     summary.title = SUMMARY
@@ -49,6 +51,7 @@ def build_workbook(ranking: dict[str, Any], breakdowns: list[dict[str, Any]], ru
     used = {SUMMARY}
     for result in breakdowns:
         _district_sheet(wb.create_sheet(_sheet_name(result["district"], used)), result, rubric, checkpoint)
+    add_cycle_sheets(wb, cycle)
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

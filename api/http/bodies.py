@@ -17,6 +17,7 @@ class OpenYear(Body):
     year: int = Field(examples=[2018])
     rubric: str = Field(examples=["dalian-2018"])
     districts: list[str] = Field(examples=[["中山区", "西岗区", "沙河口区"]])
+    dispute_days: int = Field(10, description="the dispute window: working days after a finding's day (1..60)")
 
 
 class RecordFinding(Body):
@@ -128,3 +129,20 @@ class OutcomeBatch(Body):
 
 class VoidMeeting(Body):
     reason: str
+
+
+class SubmitMaterials(Body):
+    indicator: str = Field(examples=["2.1"])
+    statement: str = Field(description="自评说明: how the district met the indicator")
+    evidence: list[str] | None = Field(
+        None, description='free text, or "sha256:<hex>" of a file uploaded for the district')
+
+
+class ReturnSubmission(Body):
+    reason: str
+    evidence: list[str] | None = None
+
+
+class Publish(Body):
+    days: int = Field(examples=[5], description="working days the provisional results are published (1..60)")
+    note: str | None = None

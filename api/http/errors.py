@@ -14,10 +14,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.models import ErrorBody
-from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnsupportedType,
+)
 
-ERROR_STATUS: dict[type[DomainError], int] = {InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403,
-                                              Unavailable: 503}
+# Most specific first: an upload's refusals are InvalidInput too (so a page shows them by the field).
+ERROR_STATUS: dict[type[DomainError], int] = {TooLarge: 413, UnsupportedType: 415, InvalidInput: 422, NotFound: 404,
+                                              Conflict: 409, Forbidden: 403, Unavailable: 503}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
               422: "invalid", 429: "too_many_requests", 503: "unavailable"}

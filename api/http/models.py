@@ -65,12 +65,21 @@ class Years(Answer):
     years: list[YearSummary]
 
 
+class PublicationInfo(Answer):
+    days: int
+    starts_on: str
+    ends_on: str = Field(description="the 公示's last day (Asia/Shanghai, inclusive)")
+
+
 class YearInfo(Answer):
     year: int
     rubric: str
     rubric_hash: str
     districts: list[str]
     closed: bool
+    dispute_days: int = Field(description="working days a finding can be disputed after the day it was recorded")
+    publication: PublicationInfo | None = Field(description="the latest 公示, if any")
+    stage: Literal["open", "publication", "closed"] = Field(description="进行中 / 公示中 / 已结束, today")
 
 
 class OpenedYear(Answer):
@@ -78,6 +87,7 @@ class OpenedYear(Answer):
     rubric: str
     rubric_hash: str
     districts: list[str]
+    dispute_days: int
     receipt: Receipt
 
 
@@ -205,6 +215,9 @@ class DisputeEntry(Answer):
     resolved_at: str | None
     resolved_by: dict[str, Any] | None
     reason: str | None
+    points_at_stake: Points = Field(description="the finding's counted share of its clause's deduction now")
+    waiting_days: int | None = Field(description="working days since filing (to the resolution, or today)")
+    can_resolve: bool = Field(description="the reader may resolve it (its indicator's 责任部门, or admin)")
 
 
 class DisputeQueue(Answer):
@@ -358,6 +371,9 @@ class FindingEntry(Answer):
     note: str | None = None
     status_reason: str | None = None
     dispute: dict[str, Any] | None = None
+    points: Points | None = Field(None, description="its share of the clause's deduction (0 when not counted)")
+    dispute_until: str | None = Field(None, description="live findings: the last day it can be disputed "
+                                                        "(null: the official calendar does not reach it yet)")
 
 
 class ClauseResult(Answer):

@@ -17,10 +17,13 @@ from eventsourcing.persistence import Transcoder
 from api.service import history
 from api.service.commands.bulletin import BulletinCommands
 from api.service.commands.corrections import CorrectionCommands
+from api.service.commands.cycle import CycleCommands
 from api.service.commands.findings import FindingCommands
 from api.service.commands.imports import ImportCommands
 from api.service.commands.office import OfficeCommands
 from api.service.commands.years import YearCommands
+from api.service.evidence import EvidenceCommands
+from api.service.reads.cycle import CycleReads
 from api.service.reads.documents import DocumentReads
 from api.service.reads.records import RecordReads
 from api.service.reads.scores import ScoreReads
@@ -37,8 +40,9 @@ from domain.year import AssessmentYear, year_id
 READ_WAIT = 5.0  # seconds a read waits for the views to reach a write it must see
 
 
-class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingCommands, OfficeCommands,
-               BulletinCommands, CorrectionCommands, ImportCommands, WritePath, Application):
+class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands, FindingCommands, OfficeCommands,
+               BulletinCommands, CorrectionCommands, ImportCommands, CycleCommands, EvidenceCommands, WritePath,
+               Application):
     name = "kaohe"
     env = {
         # Without the cache every command replays the whole district history (notes: 59 writes/s).
@@ -138,7 +142,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingComm
         rubric = self._rubrics.get(year)
         if rubric is None:
             y = self._year(year)
-            rubric = load_rubric(y.rubric)
+            rubric = load_rubric(y.rubric, stored=self.stored_rubric_text)
             if rubric.content_hash != y.rubric_hash:
                 raise Conflict(
                     f"{year} 年度锁定的考核细则 {y.rubric} 已被修改 (rubric content hash changed since the year opened)"
@@ -156,7 +160,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingComm
         return self._get(ledger_id(year, district))
 
     def _ledger_holding(self, year: int, item_id: str, what: str) -> DistrictLedger:
-        """The ledger a finding or dispute id belongs to, found from the id itself (its first hex digits
+        """The ledger a finding, dispute or submission id belongs to, found from the id itself (its first hex digits
         name the ledger), never through the views. Ids written before that rule: every ledger is asked."""
         y = self._year(year)
         prefixes = self._prefixes.get(year)
@@ -172,7 +176,8 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, YearCommands, FindingComm
         candidates = prefixes.get(prefix, [])
         for district in [*candidates, *(d for d in y.districts if d not in candidates)]:
             ledger = self._ledger(year, district)
-            if item_id in ledger.history.findings or item_id in ledger.history.disputes:
+            history = ledger.history
+            if item_id in history.findings or item_id in history.disputes or item_id in history.submissions:
                 return ledger
         raise NotFound(f"{year} 年度没有{what} {item_id}")
 

@@ -11,6 +11,7 @@ from api.service.metrics import Metrics
 from api.service.storage import database_url, library_env
 from projections.audit_log import AuditLog
 from projections.catchup import CatchUp
+from projections.cycle import CycleViews
 from projections.runner import ProjectionRunner
 from projections.scoreboard import Scoreboard
 from projections.store import ViewStore, sqlite_read_only_uri
@@ -41,7 +42,7 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
         env = {**env, "SQLITE_DBNAME": sqlite_read_only_uri(env["SQLITE_DBNAME"])}
     app = KaoheApp(env=env)
     app.views = ViewStore({**app.env_dict(), **views_env}, read_only=read_only)
-    app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog()]
+    app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog(), CycleViews()]
     app.catchup = CatchUp(app, app.views, app.new_projections())
     app.metrics = Metrics(app)
     if follow and not read_only:

@@ -3,7 +3,8 @@
 `verify` trusts nothing but the stored rows: it recomputes each event's hash from its
 stored state and checks the links, version by version, per aggregate. It also compares
 the chain heads with those the audit log has already seen, which catches a history cut
-short at its end (a deleted last event leaves no broken link behind it).
+short at its end (a deleted last event leaves no broken link behind it), and re-hashes the stored
+bytes of every uploaded 证明材料 file (api.service.evidence).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Iterator
 import orjson
 from eventsourcing.utils import resolve_topic
 
+from api.service.evidence import check_stored
 from domain.chain import chain_hash, history_digest
 from domain.chained import ChainedAggregate
 from domain.ledger import DistrictLedger
@@ -23,6 +25,7 @@ from domain.scoring import DistrictScore
 PAGE = 5000
 # After these, a chain takes no more events (a valid link after them is still a forgery).
 CLOSING_TOPICS = frozenset({"domain.ledger:DistrictLedger.Closed", "domain.year:AssessmentYear.Closed"})
+UPLOAD_TOPIC = "domain.ledger:DistrictLedger.EvidenceUploaded"
 
 
 def stored_events(app: Any) -> Iterator[Any]:
@@ -54,6 +57,7 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
     problems: list[dict[str, Any]] = []
     topics: dict[str, bool] = {}
     seen = _heads_seen(app)
+    uploads: dict[str, list[dict[str, Any]]] = {}  # sha256 → the upload events that name it
     events = 0
     for n in stored_events(app):
         if not _is_chained(n.topic, topics):
@@ -71,6 +75,8 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
             continue
         if n.originator_version == 1:
             chain["year"] = state.get("year")
+        if n.topic == UPLOAD_TOPIC and isinstance(state.get("sha256"), str):
+            uploads.setdefault(state["sha256"], []).append({**where, "size": state.get("size")})
         stored_hash = state.pop("hash", None)
         if hasattr(state.get("timestamp"), "isoformat"):
             state["timestamp"] = state["timestamp"].isoformat()
@@ -92,6 +98,7 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
             problems.append({**where, "problem": "differs from the event the audit log saw at this version: "
                                                  "history was rewritten"})
     problems.extend(_missing_since_seen(seen, chains))
+    problems.extend(check_stored(app.views, uploads))
     problems.extend(_seen_twice(app))
     if year is not None:
         mine = {a for a, c in chains.items() if c["year"] == year or c["year"] is None}

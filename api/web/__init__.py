@@ -3,12 +3,12 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.web import admin, assess_bulk, assessment, districts, documents, office, office_bulk, signin, tokens
+from api.web import admin, assess_bulk, assessment, cycle, districts, documents, office, office_bulk, signin, tokens
 from api.web.csrf import CsrfRefused
 from api.web.frame import error_page
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, office, office_bulk, assessment, assess_bulk, districts, documents, admin, tokens):
+for module in (signin, office, office_bulk, assessment, assess_bulk, districts, documents, cycle, admin, tokens):
     router.include_router(module.router)
 
 

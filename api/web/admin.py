@@ -14,6 +14,7 @@ from api.shared import XLSX, Service, attachment
 from api.web.confirm import confirmation, confirmed
 from api.web.frame import DEFAULT_RUBRIC, Form, done, guarded, key, landing, render, signed_in, submit, text
 from domain.actors import Actor, can, require
+from domain.cycle import DEFAULT_DISPUTE_DAYS
 from domain.errors import InvalidInput
 
 router = APIRouter(include_in_schema=False)
@@ -24,9 +25,11 @@ router = APIRouter(include_in_schema=False)
 def years_page(request: Request, service: KaoheApp, actor: Actor, status: int = 200,
                forms: dict | None = None) -> Response:
     require(actor, "read_years")
+    years = [{**y, **service.year_info(y["year"])} for y in service.years()]  # with stage and 公示
     return render(request, "years.html", actor, None, {
-        "years": service.years(), "default_rubric": DEFAULT_RUBRIC, "can_open": can(actor, "manage_years"),
-        "can_rank": can(actor, "read_ranking")}, status, forms)
+        "years": years, "default_rubric": DEFAULT_RUBRIC, "can_open": can(actor, "manage_years"),
+        "can_rank": can(actor, "read_ranking"), "can_publish": can(actor, "publish"),
+        "can_add_rubric": can(actor, "add_rubrics"), "rubrics": service.rubrics()}, status, forms)
 
 
 @router.get("/web/years")
@@ -40,7 +43,8 @@ def years(request: Request, service: Service) -> Response:
 def open_year(request: Request, service: Service, form: Form) -> Response:
     actor = signed_in(request, service)
     require(actor, "manage_years")
-    values = {"year": text(form, "year"), "rubric": text(form, "rubric"), "districts": form.get("districts") or ""}
+    values = {"year": text(form, "year"), "rubric": text(form, "rubric"), "districts": form.get("districts") or "",
+              "dispute_days": text(form, "dispute_days")}
 
     def action() -> dict:
         try:
@@ -50,10 +54,15 @@ def open_year(request: Request, service: Service, form: Form) -> Response:
         names = [d.strip() for d in str(values["districts"]).splitlines() if d.strip()]
         if not names:
             raise InvalidInput("请填写被考核单位，每行一个 (at least one district)", field="districts")
+        try:
+            days = int(values["dispute_days"] or DEFAULT_DISPUTE_DAYS)
+        except ValueError:
+            raise InvalidInput("申诉期请填写工作日天数，例如 10 (dispute_days must be a number)",
+                               field="dispute_days") from None
         return service.open_year(actor, year=year, rubric=values["rubric"] or DEFAULT_RUBRIC, districts=names,
-                                 idempotency_key=key(form))
+                                 dispute_days=days, idempotency_key=key(form))
 
-    return submit(request, "open_year", ("year", "rubric", "districts"), values, action,
+    return submit(request, "open_year", ("year", "rubric", "districts", "dispute_days"), values, action,
                   lambda r: done(landing(actor, r["year"]), "year", r.get("receipt")),
                   lambda forms, status: years_page(request, service, actor, status, forms))
 

@@ -63,9 +63,11 @@ def indicator_page(request: Request, service: KaoheApp, actor: Actor, year: int,
         for f in cl["scored"]["findings"]:
             by = f.get("actor") or {}
             f["can_retract"] = open_to_change(f.get("status", ""), f.get("dispute")) and can_retract(actor, by)
+    submission = next((s for s in service.district_submissions(actor, year, district)
+                       if s["indicator"] == indicator_id and not s["superseded"]), None)
     return render(request, "indicator.html", actor, year, {
         "district": district, "districts": info["districts"], "indicator": rubric_indicator, "scored": scored,
-        "clauses": clauses, "closed": info["closed"]}, status, forms)
+        "clauses": clauses, "closed": info["closed"], "submission": submission}, status, forms)
 
 
 @router.get("/web/{year}/assess/{district}/{indicator_id}")

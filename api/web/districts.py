@@ -25,11 +25,14 @@ from api.web.frame import (
     submit,
     text,
 )
+from domain import chained
 from domain.actors import Actor, can_dispute, require_disputer
+from domain.cycle import window_open
 from domain.errors import NotFound
 from domain.lifecycle import open_to_change
 from domain.scoring import display
 from domain.wording import finding_facts, join
+from domain.working_days import shanghai_date
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,11 +48,13 @@ def breakdown(request: Request, service: Service, year: int, district: str) -> R
     clauses = {cl["id"]: cl for i in tree.values() for cl in i["clauses"]}
     open_year = not service.year_info(year)["closed"]
     may_dispute = open_year and can_dispute(actor, district)
+    today = shanghai_date(chained.utcnow())
     findings = [{"indicator": i, "clause": cl, "finding": f} for c in score["categories"] for i in c["indicators"]
                 for cl in i["clauses"] for f in cl["findings"]]
     for item in findings:
         f = item["finding"]
-        f["can_dispute"] = may_dispute and open_to_change(f.get("status", ""), f.get("dispute"))
+        f["can_dispute"] = (may_dispute and open_to_change(f.get("status", ""), f.get("dispute"))
+                            and window_open(f.get("dispute_until"), today))
     averages = service.category_averages(year)
     chart = Markup(district_vs_average(
         [{"id": c["id"], "name": c["name"], "points": c["points"], "score": c["score"],
@@ -77,7 +82,8 @@ def dispute_page(request: Request, service: KaoheApp, actor: Actor, year: int, d
     tree = {cl["id"]: cl for c in service.rubric_tree(year)["categories"] for i in c["indicators"] for cl in i["clauses"]}
     return render(request, "dispute_form.html", actor, year, {
         "district": district, "indicator": indicator_, "clause": clause, "finding": finding,
-        "clause_text": tree[clause["id"]]["text"]}, status, forms)
+        "clause_text": tree[clause["id"]]["text"], "measures": tree[clause["id"]].get("measures") or [],
+        "files": service.evidence_files(actor, year, district)}, status, forms)
 
 
 @router.get("/web/{year}/districts/{district}/findings/{finding_id}/dispute")
@@ -94,11 +100,13 @@ def file_dispute(request: Request, service: Service, form: Form, year: int, dist
                  finding_id: str) -> Response:
     actor = signed_in(request, service)
     require_disputer(actor, district)
-    values = {"statement": text(form, "statement"), "evidence": form.get("evidence") or ""}
+    chosen = [f for f in form.getlist("files") if isinstance(f, str)]
+    values = {"statement": text(form, "statement"), "evidence": form.get("evidence") or "", "files": chosen}
     return submit(request, "dispute", ("statement", "evidence"), values,
                   lambda: service.file_dispute(actor, year=year, finding_id=finding_id,
                                                statement=values["statement"],
-                                               evidence=lines(str(values["evidence"])), idempotency_key=key(form)),
+                                               evidence=chosen + lines(str(values["evidence"])),
+                                               idempotency_key=key(form)),
                   lambda r: done(f"/web/{year}/districts/{quote(district)}", "dispute", r.get("receipt")),
                   lambda forms, status: dispute_page(request, service, actor, year, district, finding_id,
                                                      status, forms))
@@ -156,14 +164,18 @@ def describe(event: dict, rubric: dict[str, dict], findings: dict[str, dict], ch
     elif t == "IndicatorSignedOff":
         indicator = d.get("indicator")
         parts.append(f"指标 {indicator} {rubric.get(indicator, {}).get('name', '')}".strip())
+    elif t == "EvidenceUploaded":
+        parts.append(f"{d.get('filename')}（{d.get('media_type')}，{d.get('size')} 字节）")
+    elif t == "MaterialsSubmitted":
+        parts.append(f"指标 {d.get('indicator')}；自评说明：{d.get('statement')}")
+    elif t == "SubmissionReturned":
+        parts.append(f"指标 {d.get('indicator')}；退回理由：{d.get('reason')}")
     source = d.get("source") or {}
     if source.get("title"):
         parts.append(f"来源：{source['title']}")
     if d.get("note"):
         parts.append(f"说明：{d['note']}")
-    if d.get("evidence"):
-        parts.append(f"证明材料：{'、'.join(d['evidence'])}")
-    return join(parts)
+    return join(parts)  # evidence is shown beside it, as links
 
 
 def audit_rows(service: KaoheApp, actor: Actor, year: int, district: str) -> list[dict]:

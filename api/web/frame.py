@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import re
 import uuid
 from datetime import datetime
@@ -27,12 +28,15 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from api.service import KaoheApp, sessions
 from api.web import csrf
 from domain.actors import ROLE_LABELS, Actor, can, pages_for
+from domain.cycle import STAGE_LABELS
 from domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from domain.evidence_types import referenced_file
 from domain.lifecycle import DisputeStatus, FindingStatus
 from domain.scoring import display
 from domain.wording import measures_text, readable
@@ -106,6 +110,9 @@ EVENT_LABELS = {
     "DisputeFiled": "提出申诉",
     "DisputeResolved": "处理申诉",
     "IndicatorSignedOff": "指标核定",
+    "EvidenceUploaded": "上传证明材料",
+    "MaterialsSubmitted": "申报指标材料",
+    "SubmissionReturned": "退回申报",
 }
 ACTIVITY_LABELS = {
     "excused_absence": "请假（不扣分）",
@@ -134,12 +141,33 @@ def role_label(actor: Actor | dict | None) -> str:
     return who if role == who else f"{who}（{role}）"
 
 
+def evidence_links(request: Request, items: list | None, year: int | None, district: str | None) -> Markup:
+    """An evidence list for a page: uploaded files (`sha256:`) as download links by their names, text as text."""
+    parts = []
+    names: dict[str, str] = {}
+    if district and year and any(referenced_file(str(i)) for i in items or []):
+        cache = request.state.__dict__.setdefault("evidence_names", {})
+        if (year, district) not in cache:
+            cache[(year, district)] = the_service(request).evidence_names(year, district)
+        names = cache[(year, district)]
+    for item in items or []:
+        sha = referenced_file(str(item))
+        if sha is None:
+            parts.append(str(escape(item)))
+            continue
+        href = f"/web/{year}/districts/{quote(district or '')}/evidence/{sha}"
+        label = names.get(sha) or f"文件 {sha[:12]}…"
+        parts.append(f'<a class="file" href="{escape(href)}" data-sha256="{sha}" download>{escape(label)}</a>')
+    return Markup("、".join(parts))
+
+
 templates.env.filters.update(points=points, local_time=local_time, who=role_label, readable=readable)
 templates.env.globals.update(
     new_key=lambda: uuid.uuid4().hex, csrf_token=lambda: _CSRF.get(), measures_text=measures_text,
     EVENT_LABELS=EVENT_LABELS, ACTIVITY_LABELS=ACTIVITY_LABELS,
     DECISION_LABELS=DECISION_LABELS, STATUS_LABELS=STATUS_LABELS, OUTCOME_LABELS=OUTCOME_LABELS,
-    KIND_LABELS=KIND_LABELS, UNIT_LABELS=UNIT_LABELS, ROLE_LABELS=ROLE_LABELS,
+    KIND_LABELS=KIND_LABELS, UNIT_LABELS=UNIT_LABELS, ROLE_LABELS=ROLE_LABELS, STAGE_LABELS=STAGE_LABELS,
+    evidence_links=evidence_links,
 )
 
 SUCCESS = {
@@ -164,6 +192,11 @@ SUCCESS = {
     "findings": "整张表已保存，各单位的扣分事项已记录。",
     "signoffs": "所选指标已全部核定。",
     "imported": "工作簿已导入，全部扣分事项已记录。",
+    "uploaded": "文件已上传，可在下方申报中引用。",
+    "submitted": "申报已提交，等待责任部门审核。请保存回执。",
+    "returned": "申报已退回，单位将看到退回理由。",
+    "published": "考核结果已开始公示。",
+    "rubric": "考核细则已添加，可在开启年度时选用。",
 }
 
 
@@ -182,6 +215,19 @@ def signed_in(request: Request, service: KaoheApp) -> Actor:
 
 def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
     """No session → the sign-in page; a refusal the page cannot show in a form → a message page."""
+
+    if inspect.iscoroutinefunction(handler):  # an upload reads its body itself (api.upload)
+        @functools.wraps(handler)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Response:
+            request: Request = kwargs["request"]
+            try:
+                return await handler(*args, **kwargs)
+            except SignInRequired:
+                return RedirectResponse("/?next=" + quote(request.url.path), status_code=303)
+            except DomainError as e:
+                return error_page(request, e)
+
+        return async_wrapper
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -234,17 +280,18 @@ def page_not_found(request: Request) -> Response:
 
 # --- page frame -------------------------------------------------------------------------
 
-def nav_for(actor: Actor, year: int | None) -> list[tuple[str, str]]:
+def nav_for(actor: Actor, year: int | None, stage: str | None = None) -> list[tuple[str, str]]:
     if year is None:
         return [*([("/web/years", "考核年度")] if can(actor, "read_years") else []),
                 *([("/web/tokens", "访问令牌")] if can(actor, "manage_tokens") else [])]
     base = f"/web/{year}"
     if actor.role == "district":
         d = quote(actor.district or "")
-        items = [(f"{base}/districts/{d}", "得分明细"), (f"{base}/districts/{d}/history", "历史记录"),
-                 (f"{base}/districts/{d}/receipts", "回执"), (f"{base}/disputes", "我的申诉")]
-        return items + [(f"{base}/{path}", label) for path, label in pages_for(actor)]
-    items = [(f"{base}/{path}", label) for path, label in pages_for(actor)]
+        items = [(f"{base}/districts/{d}", "得分明细"), (f"{base}/districts/{d}/submissions", "申报材料"),
+                 (f"{base}/districts/{d}/history", "历史记录"), (f"{base}/districts/{d}/receipts", "回执"),
+                 (f"{base}/disputes", "我的申诉")]
+        return items + [(f"{base}/{path}", label) for path, label in pages_for(actor, stage)]  # 公示: the ranking
+    items = [(f"{base}/{path}", label) for path, label in pages_for(actor, stage)]
     if can(actor, "read_years"):
         items.append(("/web/years", "考核年度"))
     if can(actor, "manage_tokens"):
@@ -293,7 +340,8 @@ def render(request: Request, name: str, actor: Actor | None, year: int | None, c
             info = the_service(request).year_info(year)
         except DomainError:
             info = None
-    page = {"actor": actor, "year": year, "year_info": info, "nav": nav_for(actor, year) if actor else [],
+    stage = info["stage"] if info else None
+    page = {"actor": actor, "year": year, "year_info": info, "nav": nav_for(actor, year, stage) if actor else [],
             "years": year_choices(request, actor, year) if actor else [],
             "path": request.url.path, "ok": ok, "receipt": receipt, "forms": forms or {}, **context}
     return templates.TemplateResponse(request, name, page, status_code=status)
@@ -312,7 +360,8 @@ FIELD_LABELS = {
     "submitted_on": "报送日期", "occurred_on": "发生日期", "district": "单位", "districts": "单位",
     "absent": "缺席单位", "excused": "请假单位", "outcome": "完成情况", "statement": "申诉理由",
     "reason": "理由", "decision": "处理结果", "evidence": "证明材料", "note": "说明", "year": "年度",
-    "rubric": "考核细则", "indicator": "指标", "clause": "条款", "measures": "数值",
+    "rubric": "考核细则", "indicator": "指标", "clause": "条款", "measures": "数值", "file": "文件",
+    "days": "公示天数", "dispute_days": "申诉期（工作日）",
 }
 ENGLISH_TAIL = re.compile(r"\s*\([^()\u4e00-\u9fff]*[A-Za-z][^()\u4e00-\u9fff]*\)(:.*)?$")
 

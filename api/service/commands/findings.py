@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from api.service.writes import strings
+from domain import chained
 from domain.actors import Actor, require, require_disputer, require_responsible, require_retractor
+from domain.cycle import check_dispute_window
 from domain.errors import InvalidInput
 from domain.findings import check_measures
 from domain.ledger import new_item_id
@@ -76,9 +78,11 @@ class FindingCommands:
         require(actor, "dispute")
 
         def build() -> tuple[list, dict]:
-            self._open_year(year)
+            y = self._open_year(year)
             ledger = self._ledger_holding(year, finding_id, "扣分事项")
             require_disputer(actor, ledger.district)
+            finding = ledger.history.check_disputable(finding_id)
+            check_dispute_window(finding.recorded_at, y.dispute_days, y.publication_ends_on, chained.utcnow())
             dispute_id = new_item_id(year, ledger.district)
             ledger.file_dispute(dispute_id=dispute_id, finding_id=finding_id, statement=statement,
                                 evidence=strings(evidence, "evidence"), actor=actor.as_event())

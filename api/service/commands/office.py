@@ -11,6 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from api.service.writes import strings
 from domain.actors import Actor, require
+from domain.errors import Conflict
 from domain.ledger import new_item_id
 from domain.meeting_index import MeetingIndex, meeting_index_id
 from domain.office import MEETING_CLAUSE, REPORT_CLAUSE, TASK_CLAUSE, Meeting, Report, Task
@@ -27,6 +28,7 @@ class OfficeCommands:
 
         def build() -> tuple[list, dict]:
             y = self._open_year(year)
+            self._has_workflow_clause(year, MEETING_CLAUSE, "会议点名")
             day = self._business_date(year, held_on, "held_on", required=True)
             for field, names in (("absent", absent), ("excused", excused)):
                 for d in strings(names, field):
@@ -121,6 +123,7 @@ class OfficeCommands:
 
         def build() -> tuple[list, dict]:
             y = self._open_year(year)
+            self._has_workflow_clause(year, REPORT_CLAUSE, "报送材料")
             report = self._workflow(Report, year, report_id, "报送事项 (report)")
             late, missing = report.close(districts=y.districts, actor=actor.as_event())
             source = {"kind": "report", "id": report_id, "title": report.title, "due_on": report.due_on}
@@ -191,6 +194,7 @@ class OfficeCommands:
         source = {"kind": "task", "id": task_id, "title": task.title}
         response: dict[str, Any] = {"task": task_id, "district": district, "outcome": outcome}
         if outcome == "unfinished":
+            self._has_workflow_clause(year, TASK_CLAUSE, "临时交办任务")
             finding_id = new_item_id(year, district)
             ledger.record_finding(finding_id=finding_id, clause=TASK_CLAUSE, indicator="8.5",
                                   actor=actor.as_event(), occurred_on=task.due_on, source=source, evidence=proof,
@@ -201,3 +205,9 @@ class OfficeCommands:
                                  source=source, note=note, evidence=proof)
         response["receipt"] = ledger.receipt
         return [task, ledger], response
+
+    def _has_workflow_clause(self, year: int, clause: str, workflow: str) -> None:
+        """A year opened on a rubric without the office's clause (an added rubric) cannot deduct through it."""
+        if not self.rubric_of_year(year).has_clause(clause):
+            raise Conflict(f"{year} 年度的考核细则没有条款 {clause}，不能通过{workflow}扣分 "
+                           f"(the year's rubric has no clause {clause} for this workflow)")

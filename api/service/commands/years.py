@@ -5,34 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from api.service.rubric_files import load_rubric
+from domain import chained
 from domain.actors import Actor, require
+from domain.cycle import DEFAULT_DISPUTE_DAYS
 from domain.errors import Conflict, InvalidInput
 from domain.ledger import DistrictLedger
 from domain.rubric import RubricError
+from domain.working_days import shanghai_date
 from domain.year import AssessmentYear, year_id
 
 
 class YearCommands:
     def open_year(self, actor: Actor, *, year: int, rubric: str, districts: list[str],
-                  idempotency_key: str | None = None) -> dict[str, Any]:
+                  dispute_days: int = DEFAULT_DISPUTE_DAYS, idempotency_key: str | None = None) -> dict[str, Any]:
         require(actor, "manage_years")
 
         def build() -> tuple[list, dict]:
             try:
-                r = load_rubric(rubric)
+                r = load_rubric(rubric, stored=self.stored_rubric_text)
             except RubricError as e:
                 raise InvalidInput(str(e), field="rubric") from None
             if year_id(year) in self.repository:
                 raise Conflict(f"{year} 年度已经开启 (year {year} is already open)")
             y = AssessmentYear.open(year=year, rubric=r.id, rubric_hash=r.content_hash,
-                                    districts=districts, actor=actor.as_event())
+                                    districts=districts, dispute_days=dispute_days, actor=actor.as_event())
             ledgers = [DistrictLedger.open(year=year, district=d, rubric=r.id, rubric_hash=r.content_hash,
                                            actor=actor.as_event()) for d in y.districts]
             return [y, *ledgers], {"year": year, "rubric": r.id, "rubric_hash": r.content_hash,
-                                   "districts": y.districts, "receipt": y.receipt}
+                                   "districts": y.districts, "dispute_days": y.dispute_days, "receipt": y.receipt}
 
-        return self._write(actor, "open_year", {"year": year, "rubric": rubric, "districts": districts},
-                           build, idempotency_key)
+        args = {"year": year, "rubric": rubric, "districts": districts}
+        if dispute_days != DEFAULT_DISPUTE_DAYS:  # so a retry written before the field keeps its fingerprint
+            args["dispute_days"] = dispute_days
+        return self._write(actor, "open_year", args, build, idempotency_key)
 
     def close_year(self, actor: Actor, *, year: int, force: bool = False, note: str | None = None,
                    idempotency_key: str | None = None) -> dict[str, Any]:
@@ -40,6 +45,9 @@ class YearCommands:
 
         def build() -> tuple[list, dict]:
             y = self._open_year(year)
+            today = shanghai_date(chained.utcnow())
+            if not force:
+                y.check_publication_over(today)  # 409 publication_running before anything else
             ledgers = [self._ledger(year, d) for d in y.districts]
             # Decided from the ledgers' own sign-offs, not from the views.
             indicators = [i.id for i in self.rubric_of_year(year).indicators]

@@ -63,7 +63,7 @@ class DocumentReads:
 
     def bulletin_data(self, actor: Actor, year: int) -> dict[str, Any]:
         """What the 通报 prints: heading, ranking with category scores, one line per deducted clause, checkpoint."""
-        require(actor, "read_bulletin")
+        require(actor, "read_bulletin", stage=self.year_info(year)["stage"])  # districts: during 公示
         ranking = self.scores(self.system_actor, year)
         rubric = self.rubric_of_year(year)
         breakdowns = {row["district"]: self.district_score(self.system_actor, year, row["district"])
@@ -132,7 +132,10 @@ class DocumentReads:
         ranking = self.scores(reader, year)
         # One 扣分明细 sheet per district in the 汇总's order: best first, ties in the official order.
         breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
-        return build_workbook(ranking, breakdowns, self.rubric_of_year(year), self.figures_checkpoint(year))
+        districts = self.year_info(year)["districts"]
+        cycle = {"submissions": {d: self.district_submissions(reader, year, d) for d in districts},
+                 "files": {d: self.evidence_files(reader, year, d) for d in districts}}
+        return build_workbook(ranking, breakdowns, self.rubric_of_year(year), self.figures_checkpoint(year), cycle)
 
     # --- beside the figures: last year, the city average ------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.actors import Actor, can_see_dispute, require, require_reader_of
+from domain.actors import Actor, can_resolve, can_see_dispute, require, require_reader_of
 from domain.errors import InvalidInput, NotFound
 from domain.lifecycle import DisputeStatus, FindingStatus
 from domain.office import MEETING_CLAUSE, is_late
@@ -23,8 +23,9 @@ class RecordReads:
         self.fresh(after)
         y = self._year(year)
         rows = self.views.query("SELECT closed_at FROM view_years WHERE year = ?", (year,))
+        closed = y.closed or bool(rows and rows[0][0])
         return {"year": year, "rubric": y.rubric, "rubric_hash": y.rubric_hash, "districts": y.districts,
-                "closed": y.closed or bool(rows and rows[0][0])}
+                "closed": closed, **self.year_cycle(y, closed)}
 
     def unsigned_pairs(self, year: int) -> list[list[str]]:
         """Every (district, indicator) not yet signed off (核定), in rubric order, as the views show it."""
@@ -76,7 +77,9 @@ class RecordReads:
                     "filed_at": r[9], "filed_by": loads(r[10]), "resolved_at": r[11],
                     "resolved_by": loads(r[12]), "reason": r[13]}
             if can_see_dispute(actor, item["district"], item["departments"]):
+                item["can_resolve"] = can_resolve(actor, {"departments": item["departments"]})
                 result.append(item)
+        self.dispute_extras(year, result)
         return result
 
     def workflows(self, actor: Actor, year: int, kind: str) -> list[dict[str, Any]]:

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from domain.actors import Actor, require, require_reader_of
 from domain.chain import history_digest
+from domain.cycle import dispute_until
 from domain.errors import InvalidInput, NotFound
-from domain.lifecycle import DistrictHistory
+from domain.lifecycle import DistrictHistory, FindingStatus
 from domain.text import iso_date, iso_datetime
 from projections.catchup import loads
 from projections.scoreboard import breakdown
@@ -44,8 +45,8 @@ class ScoreReads:
     """Mixed into the application service; `self.views` is its read side."""
 
     def scores(self, actor: Actor, year: int, as_of: str | None = None) -> dict[str, Any]:
-        require(actor, "read_ranking")
         info = self.year_info(year)
+        require(actor, "read_ranking", stage=info["stage"])  # during 公示 every district reads the ranking
         bound = as_of_bound(as_of)
         if bound is None:
             ranked = rank([loads(summary) for (summary,) in self.views.query(
@@ -105,11 +106,13 @@ class ScoreReads:
             result, history = self._breakdown_as_of(year, district, bound)
             details = {fid: history.finding_view(fid) for fid in history.findings}
         rubric = self.rubric_of_year(year)
+        publication = info["publication"]["ends_on"] if info["publication"] else None
         for category in result["categories"]:
             for indicator in category["indicators"]:
                 for clause in indicator["clauses"]:
                     cl = rubric.clause(clause["id"])
                     clause.update(kind=cl.kind, label=cl.label, points=str(cl.points))
+                    shares = clause.get("shares") or {}
                     live = set(clause["findings"])
                     # Live findings first (they carry the deduction), then the retracted or
                     # overturned ones, so the district sees what was taken back and why.
@@ -120,6 +123,11 @@ class ScoreReads:
                         {**d, "counted": False} for d in details.values()
                         if d.get("clause") == cl.id and d["id"] not in live
                     ]
+                    for f in clause["findings"]:
+                        f["points"] = shares.get(f["id"], "0")  # its share of the clause's deduction
+                        if f.get("status") == FindingStatus.LIVE.value:
+                            until = dispute_until(f.get("recorded_at"), info["dispute_days"], publication)
+                            f["dispute_until"] = until.isoformat() if until else None
         result.update(year=year, as_of=bound)
         return result
 
