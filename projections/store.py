@@ -76,6 +76,7 @@ VIEW_NAME = re.compile(r"\b(view_[a-z0-9_]+)\b")
 VIEW_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (view_\w+)", "\n".join(SCHEMA)))
 VIEW_INDEXES = {name: sql for sql in SCHEMA for name in re.findall(r"CREATE INDEX IF NOT EXISTS (view_\w+)", sql)}
 SHADOW = "__next"
+READ_POOL = int(os.environ.get("KAOHE_VIEW_READ_CONNECTIONS", "8"))  # PostgreSQL connections for reads, per process
 
 
 def shadowed(sql: str) -> str:
@@ -192,11 +193,30 @@ class ViewStore:
             tx.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read of what is committed, on this thread's own connection."""
-        conn = self._reader()
+        """A read of what is committed: on PostgreSQL from a small pool (a connection per request thread
+        would soon exhaust the server's connections), on SQLite on this thread's own connection."""
         if self.is_postgres:
-            return list(conn.execute(self._sql(sql), params).fetchall())
-        return conn.execute(sql, params).fetchall()
+            with self._pool().connection() as conn:
+                return list(conn.execute(self._sql(sql), params).fetchall())
+        return self._reader().execute(sql, params).fetchall()
+
+    def _pool(self) -> Any:
+        pool = getattr(self, "_read_pool", None)
+        if pool is None:
+            with self._readers_lock:
+                pool = getattr(self, "_read_pool", None)
+                if pool is None:
+                    from psycopg_pool import ConnectionPool
+
+                    env = self.env
+                    schema = env.get("POSTGRES_SCHEMA")
+                    pool = self._read_pool = ConnectionPool(
+                        kwargs={"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
+                                "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
+                                "password": env.get("POSTGRES_PASSWORD") or None, "autocommit": True},
+                        configure=(lambda conn: conn.execute(f"SET search_path TO {schema}")) if schema else None,
+                        min_size=1, max_size=READ_POOL, open=True)
+        return pool
 
     def drop_all(self) -> None:
         """Empty every view (the events are untouched), for a rebuild from nothing."""
@@ -205,6 +225,9 @@ class ViewStore:
                 tx.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
+        pool = getattr(self, "_read_pool", None)
+        if pool is not None:
+            pool.close()
         with self._readers_lock:
             readers, self._readers = self._readers, []
         for conn in readers:
