@@ -92,6 +92,10 @@ def test_a_dry_run_changes_nothing_and_shows_what_the_import_then_records(api, d
     assert len(events) == 3 and all(e["data"]["evidence"] == [proof] for e in events)
     assert [e["data"]["note"] for e in events] == [None, None, "台账抽查"]
     assert {x["receipt"]["head"] for x in recorded["rows"]} == {e["hash"] for e in events}
+    # The workbook is kept as a 证明材料 file of each district it recorded for: the same bytes come back.
+    kept = api.client.get(f"/api{Y}/districts/西岗区/evidence/{hashlib.sha256(data).hexdigest()}",
+                          headers=api.headers("西岗区"))
+    assert kept.status_code == 200 and kept.content == data
     count = stored_events()
     again, _ = upload(api, dept, data, dry_run=False, key="import-1")
     assert again.status_code == 201 and again.json() == recorded and stored_events() == count

@@ -13,8 +13,10 @@ from typing import Any
 
 from api.documents.indicator_sheet import COUNT_HINT, RATE_HINT, SheetRow, build_template, cell_order, read_filled
 from api.service.commands.findings import finding_row
+from api.service.evidence import store_bytes
 from domain.actors import Actor, require, require_responsible
 from domain.errors import DomainError, InvalidInput, NotFound
+from domain.evidence_types import XLSX
 from domain.scoring import DistrictScore
 
 
@@ -29,7 +31,7 @@ class ImportCommands:
     def indicator_template(self, actor: Actor, *, year: int, indicator: str) -> bytes:
         """The fill-in workbook of one indicator (office, departments in scope, admin)."""
         require(actor, "record_findings")
-        ind = self._indicator(year, indicator)
+        ind = self._template_indicator(year, indicator)
         require_responsible(actor, ind, "下载填报模板")
         y = self._year(year)
         return build_template(year=year, indicator=ind, districts=y.districts, rubric_hash=y.rubric_hash)
@@ -53,7 +55,9 @@ class ImportCommands:
                             evidence=proof) for r in sheet.rows]
 
         def build() -> tuple[list, dict]:
+            kept = self._keep_workbook(actor, year, content, digest, sheet, stored=not dry_run)
             changed, effects, refused = self._findings_with_effect(actor, year, rows)
+            changed = [*kept, *changed]
             errors = sorted(list(sheet.errors) + [_cell_error(rubric, sheet.rows[i], e) for i, e in refused],
                             key=lambda e: cell_order(e["cell"]))
             answer = {"year": year, "indicator": sheet.indicator, "sha256": digest, "evidence": proof[0],
@@ -71,6 +75,24 @@ class ImportCommands:
             return self._rehearse(actor, build)
         return self._write(actor, "import_workbook", {"year": year, "sha256": digest}, build, idempotency_key,
                            hinted=False)
+
+    def _keep_workbook(self, actor: Actor, year: int, content: bytes, digest: str, sheet: Any, *,
+                       stored: bool) -> list:
+        """The imported workbook becomes a 证明材料 file of every district it records for (the bytes stored once,
+        an upload event on each ledger), so the `sha256:` reference in the findings names a file they hold."""
+        y = self._open_year(year)
+        ledgers = []
+        for district in dict.fromkeys(r.district for r in sheet.rows):
+            if district not in y.district_set:
+                continue  # the row is refused with its cell below
+            ledger = self._ledger(year, district)
+            if digest not in ledger.history.files:
+                if stored:
+                    store_bytes(self.views, digest, content)
+                ledger.upload_evidence(sha256=digest, size=len(content), media_type=XLSX,
+                                       filename=f"导入-{sheet.indicator or '指标'}.xlsx", actor=actor.as_event())
+                ledgers.append(ledger)
+        return ledgers
 
     def preview_findings(self, actor: Actor, *, year: int, findings: list[dict[str, Any]]) -> dict[str, Any]:
         """What a batch of findings would deduct, row by row, recording nothing (a page's 预览 step)."""
@@ -111,7 +133,8 @@ class ImportCommands:
                    for answer in answers]
         return changed, effects, refused
 
-    def _indicator(self, year: int, indicator: str) -> Any:
+    def _template_indicator(self, year: int, indicator: str) -> Any:
+        """The indicator a template URL names (404 when the rubric has none)."""
         try:
             return self.rubric_of_year(year).indicator(indicator)
         except KeyError:
