@@ -25,7 +25,8 @@ def open_year(api, clock, at: str = "2018-01-05T09:00", **extra) -> None:
 def absence(api, clock, at: str, district: str = "中山区") -> str:
     """A missed meeting recorded by the office at `at` (Shanghai): one 8.2.b finding, −0.5."""
     clock.set(at)
-    r = api.post("office", f"{Y}/meetings", {"title": f"会议{at}", "held_on": "2018-09-20", "absent": [district]})
+    r = api.post("office", f"{Y}/meetings", {"title": f"会议{at} {district}", "held_on": "2018-09-20",
+                                            "absent": [district]})
     assert r.status_code == 201, r.text
     return r.json()["findings"][0]["id"]
 
