@@ -1,4 +1,5 @@
-"""The `kaohe` command line: serve, token create/list/revoke, replay, verify, rubric check and add, demo.
+"""The `kaohe` command line: serve, token create/list/revoke, replay, verify, rubric check and add, demo,
+log (verify, keygen, witness-key, witness).
 
 Thin: parse arguments, build the application service on `KAOHE_DATABASE_URL`, call it, print.
 """
@@ -62,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify = commands.add_parser("verify", help="check every hash chain, reading the store only; exit 1 if the history "
                                                 "was tampered with, 2 if it cannot be checked")
     verify.add_argument("--year", type=int)
+    verify.add_argument("--vkey", help="the service's verifier key (GET /api/log/key), for a copy without its key file")
 
     rubric = commands.add_parser("rubric", help="check a rubric file: refusals name the place, mismatches warn")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)
@@ -69,6 +71,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("rubric", help="a shipped rubric id (dalian-2018) or the path of a rubric JSON file")
     add = rubric_commands.add_parser("add", help="check a rubric JSON file, then store it so a year can open on it")
     add.add_argument("file", help="the path of a rubric JSON file")
+
+    log = commands.add_parser("log", help="the verifiable log: check receipts offline, witness keys, the witness")
+    log_commands = log.add_subparsers(dest="log_command", required=True)
+    check = log_commands.add_parser("verify", help="check a receipt offline (signature, inclusion, consistency)")
+    check.add_argument("--vkey", required=True, help="the service's verifier key (GET /api/log/key: vkey)")
+    check.add_argument("receipt", help="a receipt JSON file (a write's answer or its receipt)")
+    check.add_argument("newer", nargs="?", help="a newer checkpoint JSON file (GET .../log/checkpoint)")
+    check.add_argument("--consistency", help="the consistency proof JSON file between the two (GET .../log/consistency)")
+    check.add_argument("--leaves", nargs="+", help="GET .../log/leaves answers covering every leaf of the newest "
+                                                   "checkpoint: each event shown must hash to its leaf and be signed")
+    keygen = log_commands.add_parser("keygen", help="write a new signer key file (0600); prints its verifier key last")
+    keygen.add_argument("--name", required=True)
+    keygen.add_argument("--out", required=True)
+    witness_key = log_commands.add_parser("witness-key", help="register a witness's verifier key (admin)")
+    witness_key.add_argument("action", choices=["add"])
+    witness_key.add_argument("vkey")
+    witness = log_commands.add_parser("witness", help="fetch, check consistency, cosign and post each year's checkpoint")
+    witness.add_argument("--url", required=True)
+    witness.add_argument("--token", required=True, help="an auditor's token")
+    witness.add_argument("--key", required=True, help="the witness's signer key file (kaohe log keygen)")
+    witness.add_argument("--state", required=True, help="a folder where the witness keeps what it saw")
 
     demo = commands.add_parser("demo", help="open a demo year (2018, Dalian's ten districts) and print sign-in tokens")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if any year exists")
@@ -82,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rubric" and args.rubric_command == "check":
         return _check_rubric(args.rubric)
     if args.command == "verify":
-        return _verify(args.year)
+        return _verify(args.year, args.vkey)
+    if args.command == "log" and args.log_command != "witness-key":
+        return _log(args)
     if args.command == "demo" and args.host is not None and not _loopback(args.host):
         print(f"kaohe demo: {args.host} is not a loopback address; no demo year or tokens made. "
               "Make tokens with `kaohe token create`, or run `kaohe demo` by hand.", file=sys.stderr)
@@ -100,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(app, args.year, args.if_empty)
         if args.command == "rubric":
             return _add_rubric(app, args.file)
+        if args.command == "log":
+            added = app.add_witness_key(args.vkey)
+            print(f"{'registered' if added['added'] else 'already registered'}: witness {added['name']}")
+            print(added["vkey"])
+            return 0
     except DomainError as e:
         print(f"kaohe {args.command}: {e.message}", file=sys.stderr)
         return 1
@@ -215,7 +245,7 @@ def _replay(app, year: int) -> int:
     return 0
 
 
-def _verify(year: int | None) -> int:
+def _verify(year: int | None, vkey: str | None = None) -> int:
     """Exit 0 intact, 1 tampered, 2 when the store cannot be read or the year does not exist."""
     from api.service.bootstrap import build
     from domain.errors import DomainError
@@ -223,6 +253,7 @@ def _verify(year: int | None) -> int:
     app = None
     try:
         app = build(follow=False, read_only=True)
+        app.log_vkey = vkey
         result = app.verify(year)
     except DomainError as e:
         print(f"kaohe verify: cannot check: {e.message}", file=sys.stderr)
@@ -238,12 +269,67 @@ def _verify(year: int | None) -> int:
                 pass
     if result["ok"]:
         print(f"ok: {result['events']} events in {result['chains']} chains intact; head {result['head']}")
+        for note in result.get("notes", []):
+            print(f"note: {note}")
         return 0
     print(f"TAMPERED: {len(result['problems'])} problem(s); first broken link:", file=sys.stderr)
     for problem in result["problems"][:10]:
         print(f"  position {problem['position']} aggregate {problem['aggregate']} version {problem['version']}: "
               f"{problem['problem']}", file=sys.stderr)
     return 1
+
+
+def _log(args: argparse.Namespace) -> int:
+    """The offline and witness commands: no database, only files (and the witness's HTTP calls)."""
+    import json
+
+    from domain.errors import InvalidInput
+    from domain.log_check import LogCheckFailed
+
+    try:
+        if args.log_command == "keygen":
+            from api.service.log_keys import write_key_file
+            from domain.signed_note import Signer
+
+            signer = Signer.generate(args.name)
+            if not write_key_file(Path(args.out), signer):
+                print(f"kaohe log keygen: {args.out} exists; not overwritten", file=sys.stderr)
+                return 1
+            print(f"signer key written to {args.out} (mode 0600); verifier key:")
+            print(signer.vkey)
+            return 0
+        if args.log_command == "verify":
+            from domain.log_check import check_consistency, check_leaves, check_receipt
+            from domain.signed_note import Verifier
+
+            def read(path: str) -> dict:
+                return json.loads(Path(path).read_text(encoding="utf-8"))
+
+            verifier = Verifier(args.vkey)
+            origin, size, root, proven = check_receipt(verifier, read(args.receipt))
+            if args.newer:
+                if not args.consistency:
+                    raise LogCheckFailed("缺少一致性证明 --consistency", "--consistency is needed with a newer checkpoint")
+                size, root, more = check_consistency(verifier, origin, size, root, read(args.newer),
+                                                     read(args.consistency))
+                proven += more
+            if args.leaves:
+                proven += check_leaves(verifier, size, root, [read(path) for path in args.leaves])
+            print("\n".join(["kaohe log verify: 通过 (ok)", *proven]))
+            return 0
+        from api.service import log_witness
+        from api.service.log_keys import read_signer
+
+        done = log_witness.run(log_witness.http_fetch(args.url, args.token), read_signer(Path(args.key)),
+                               Path(args.state))
+        print("\n".join(done) if done else "没有考核年度 (no years)")
+        return 0
+    except LogCheckFailed as e:
+        print(f"kaohe log {args.log_command}: 未通过：{e.zh} (failed: {e.en})", file=sys.stderr)
+        return 1
+    except (InvalidInput, OSError, ValueError) as e:
+        print(f"kaohe log {args.log_command}: 无法读取输入 (unreadable input): {e}", file=sys.stderr)
+        return 1
 
 
 def _demo(app, year: int, if_empty: bool) -> int:

@@ -49,6 +49,8 @@ ROLE_TABLE: dict[str, frozenset[str]] = {
     "read_all_disputes": frozenset({"office", "auditor", "admin"}),  # the office sees every dispute
     "publish": frozenset({"admin"}),  # 公示
     "add_rubrics": frozenset({"admin"}),
+    "read_log": frozenset(ROLES),  # checkpoints and proofs; full events only in scope (can_read_event)
+    "cosign": frozenset({"auditor"}),  # a witness's cosignature of a checkpoint
 }
 # What a role may do besides, while the year is in a stage (domain.cycle.stage): during 公示 every
 # district sees the whole ranking. The stage is the service's to find out; the rule lives here.
@@ -79,6 +81,7 @@ PERMISSION_LABELS = {
     "upload_evidence": "上传证明材料",
     "submit_materials": "申报指标材料", "review_submissions": "审核申报", "read_submissions": "查看申报审核",
     "read_all_disputes": "查看全部申诉", "publish": "公示考核结果", "add_rubrics": "添加考核细则",
+    "read_log": "查看可验证日志", "cosign": "见证签署检查点",
 }
 
 
@@ -151,6 +154,11 @@ def can_retract(actor: Actor, recorded_by: Mapping[str, Any] | None) -> bool:
 def can_read_district(actor: Actor, district: str) -> bool:
     """A district reads only itself; every other role reads every district."""
     return actor.role != "district" or actor.district == district
+
+
+def can_read_event(actor: Actor, kind: str | None, district: str | None) -> bool:
+    """A stored event in full (the log's leaves): a district reads only its own ledger's; every other role all."""
+    return actor.role != "district" or (kind == "DistrictLedger" and district == actor.district)
 
 
 def can_dispute(actor: Actor, district: str) -> bool:

@@ -19,7 +19,8 @@ from projections.store import Transaction, ViewStore
 BATCH = 500
 # The hash-chained aggregates: the history the projections show and verify checks.
 HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "MeetingIndex", "Report", "Task", "Bulletin"})
-STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash")
+STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash",
+                   "signature")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class CatchUp:
             if not count:
                 break
             read += count
+            if count < BATCH:  # the store had no more: no need for an empty round
+                break
         self._settle(self.views)
         self._publish(reached)
         return read
@@ -100,6 +103,10 @@ class CatchUp:
         notifications = self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
         if not notifications:
             return 0, start
+        for projection in self.projections:  # one whose memory is tied to the stored views re-reads it
+            begin = getattr(projection, "begin", None)
+            if begin:
+                begin(tx, positions[projection.name])
         for notification in notifications:
             fact = self._fact(tx, notification)
             for projection in self.projections:
@@ -177,11 +184,15 @@ class CatchUp:
         for projection in self.projections:
             getattr(projection, "forget", lambda: None)()
 
-    def _fact(self, tx: ViewStore, notification: Any) -> Fact:
+    def _decode(self, notification: Any) -> tuple[str, dict, str]:
+        """(the event class's qualified name, its state, when it was recorded) of a notification."""
         event = self.app.mapper.to_domain_event(notification)  # the library's path, upcasting included
-        state = vars(event)
+        return type(event).__qualname__, vars(event), event.timestamp.isoformat(timespec="microseconds")
+
+    def _fact(self, tx: ViewStore, notification: Any) -> Fact:
+        name, state, recorded_at = self._decode(notification)
         aggregate_id = str(notification.originator_id)
-        kind, _, event_type = type(event).__qualname__.rpartition(".")
+        kind, _, event_type = name.rpartition(".")
         if notification.originator_version == 1 and kind in HISTORY:
             known = (kind, state.get("year"), state.get("district"))
             self._aggregates[aggregate_id] = known
@@ -203,7 +214,7 @@ class CatchUp:
             version=notification.originator_version,
             year=known[1],
             district=known[2],
-            recorded_at=state["timestamp"].isoformat(timespec="microseconds"),
+            recorded_at=recorded_at,
             actor=state.get("actor") or {},
             data={k: v for k, v in state.items() if k not in STANDARD_FIELDS},
             hash=state.get("hash", ""),

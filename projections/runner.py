@@ -22,8 +22,9 @@ MAX_PAUSE = 2.0
 
 
 class ProjectionRunner:
-    def __init__(self, catchup: CatchUp, poll: float = POLL):
+    def __init__(self, catchup: CatchUp, poll: float = POLL, also: list[CatchUp] | None = None):
         self.catchup = catchup
+        self.also = list(also or [])  # further catch-ups driven by the same thread (the Merkle log)
         self.poll = poll
         self.error: str | None = None  # the last catch-up failure, until one succeeds
         self.behind_since: float | None = None  # when the views last fell behind the store (monotonic)
@@ -75,6 +76,8 @@ class ProjectionRunner:
             try:
                 self._note_lag()
                 self.catchup.run()
+                for catchup in self.also:  # after: a write here usually caught the log up already itself
+                    catchup.run()
                 self._note_lag()
             except Exception as e:  # noqa: BLE001 - kept for /health; the views keep their last good state
                 if self.error is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
-SCHEMA_VERSION = 5  # bump when a view table changes shape or meaning (views rebuild)
+SCHEMA_VERSION = 6  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
@@ -70,6 +70,14 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS view_rubrics (
         rubric_id TEXT PRIMARY KEY, title TEXT NOT NULL, content_hash TEXT NOT NULL, added_at TEXT NOT NULL,
         actor TEXT NOT NULL)""",
+    # The verifiable log (projections.merkle_log): leaves in order, and every complete perfect subtree.
+    """CREATE TABLE IF NOT EXISTS view_log_leaves (
+        year INTEGER NOT NULL, idx BIGINT NOT NULL, hash TEXT NOT NULL, position BIGINT NOT NULL,
+        aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (year, idx))""",
+    "CREATE INDEX IF NOT EXISTS view_log_leaves_hash ON view_log_leaves (hash)",
+    """CREATE TABLE IF NOT EXISTS view_log_nodes (
+        year INTEGER NOT NULL, level INTEGER NOT NULL, idx BIGINT NOT NULL, hash TEXT NOT NULL,
+        PRIMARY KEY (year, level, idx))""",
 ]
 # Every view table and index is named view_*: that is how a rebuild builds a fresh set beside the live one.
 VIEW_NAME = re.compile(r"\b(view_[a-z0-9_]+)\b")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from api.service import KaoheApp
+from api.service.log_keys import key_path
 from domain.actors import Actor
 from tests.stores import STORES, store_url
 
@@ -25,6 +26,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
         # The writer finds its PostgreSQL schema as a user would: KAOHE_POSTGRES_SCHEMA.
         env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"KAOHE_{k}": v for k, v in extra.items()}}
         app = KaoheApp.from_url(url, **extra)
+        # Servers sharing one PostgreSQL share the log key through KAOHE_LOG_KEY_FILE (the writer runs elsewhere).
+        env["KAOHE_LOG_KEY_FILE"] = str(key_path(app.env_dict()).resolve())
         app.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=["中山区", "西岗区", "沙河口区"])
         app.catch_up()  # the read side is mid-way too when the writer dies
         writer = subprocess.Popen([sys.executable, str(ROOT / "ops" / "crash_writer.py"), url, "2018"],

@@ -74,7 +74,7 @@ def test_the_office_sets_the_bulletin_heading_and_the_pdf_carries_every_figure(a
     assert "8.2.b" in text and "未参加：全市工会工作会议" in text
     assert "开展宣讲、培训、文艺演出等活动项数：1" in text and "activities=" not in text
     events = sum(len(api.events(d)) for d in OFFICIAL)
-    assert events < int(re.search(r"事件数(\d+)", text).group(1))  # ledgers, the year and the meeting
+    assert events < int(re.search(r"日志大小(\d+)", text).group(1))  # ledgers, the year and the meeting
     assert re.search(r"[0-9a-f]{64}", text)
 
 
@@ -106,10 +106,10 @@ def test_a_bad_heading_is_refused_naming_the_field(api, year, stored_events, bod
 
 def test_the_bulletin_is_issued_after_the_year_is_closed_too(api, played):
     assert api.post("admin", f"{Y}/close", {"force": True}).status_code == 200
-    closed_digest = api.get("auditor", f"{Y}/scores").json()["digest"]
+    closed_root = api.get("auditor", f"{Y}/scores").json()["log"]["root"]  # the final signed checkpoint
     assert api.post("office", f"{Y}/bulletin", {"number": "大工发〔2019〕3号", "date": "2019-01-20"}).status_code == 201
     text = pdf_text(api.get("office", f"{Y}/bulletin.pdf").content)
-    assert "考核年度结束时" in text and closed_digest in text  # the figures as of the close
+    assert "考核年度结束时" in text and closed_root in text  # the figures as of the close
     assert api.post("office", f"{Y}/meetings", {"title": "会", "held_on": "2018-12-01", "absent": []}).status_code == 409
 
 

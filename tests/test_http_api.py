@@ -125,7 +125,7 @@ def test_admin_opens_a_year(api):
     body = r.json()
     assert body["year"] == 2018 and body["rubric"] == "dalian-2018" and body["districts"] == DISTRICTS
     assert len(body["rubric_hash"]) == 64
-    assert set(body["receipt"]) == {"aggregate", "version", "head"}
+    assert set(body["receipt"]) == {"aggregate", "version", "head", "log"}
 
     years = api.get("中山区", "/years").json()["years"]
     assert years == [{"year": 2018, "rubric": "dalian-2018", "districts": DISTRICTS, "closed": False}]
@@ -487,13 +487,16 @@ def test_the_audit_log_as_csv_opens_in_excel(api, meeting):
     assert "attachment" in r.headers["content-disposition"]
     assert r.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0] == ["seq", "recorded_at", "actor", "type", "data", "hash", "prev_hash"]
+    assert rows[0] == ["seq", "recorded_at", "actor", "type", "data", "hash", "prev_hash",
+                       "signature", "topic", "originator_id", "originator_version", "state"]
     events = api.events("中山区")
     assert len(rows) == 1 + len(events)
     for row, event in zip(rows[1:], events):
         assert row[0] == str(event["seq"]) and row[1] == event["recorded_at"] and row[3] == event["type"]
         assert json.loads(row[2]) == event["actor"] and json.loads(row[4]) == event["data"]
-        assert row[5:] == [event["hash"], event["prev_hash"]]
+        assert row[5:7] == [event["hash"], event["prev_hash"]]
+        assert row[7:] == [event["signature"], event["topic"], event["originator_id"],
+                           str(event["originator_version"]), event["state"]]
     assert "中山区" in rows[1][4] and "未参加：季度督查会" in rows[2][4]
     error_of(api.get("西岗区", f"{Y}/districts/中山区/audit", format="csv"), 403)
     error_of(api.get("auditor", f"{Y}/districts/中山区/audit", format="xml"), 422, field="format")

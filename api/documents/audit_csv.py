@@ -10,7 +10,9 @@ import orjson
 
 from api.documents.cells import safe_cell
 
-AUDIT_COLUMNS = ("seq", "recorded_at", "actor", "type", "data", "hash", "prev_hash")
+AUDIT_COLUMNS = ("seq", "recorded_at", "actor", "type", "data", "hash", "prev_hash",
+                 # every stored field, so the hashes can be recomputed from the export alone
+                 "signature", "topic", "originator_id", "originator_version", "state")
 
 
 def audit_csv(events: list[dict[str, Any]]) -> bytes:
@@ -19,7 +21,8 @@ def audit_csv(events: list[dict[str, Any]]) -> bytes:
     writer.writerow(AUDIT_COLUMNS)
     for e in events:
         writer.writerow([safe_cell(v) for v in (e["seq"], e["recorded_at"], json_text(e["actor"]), e["type"],
-                                                json_text(e["data"]), e["hash"], e["prev_hash"])])
+                                                json_text(e["data"]), e["hash"], e["prev_hash"],
+                                                *(e.get(k) for k in AUDIT_COLUMNS[7:]))])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -93,8 +93,9 @@ def _checkpoint_lines(checkpoint: dict | None) -> list:
             _p(f"以上数据来自{when}的历史记录：事件数 {checkpoint['size']}，历史摘要（SHA-256）：", SMALL),
             Paragraph(escape(str(checkpoint["root"])), ROOT),
         ]
+    when = "考核年度结束时" if checkpoint.get("final") else "生成本文件时"
     return [
-        _p(f"以上数据来自可验证日志检查点：日志大小 {checkpoint['size']}，根哈希：", SMALL),
+        _p(f"以上数据来自{when}的可验证日志检查点：日志大小 {checkpoint['size']}，根哈希：", SMALL),
         Paragraph(escape(str(checkpoint["root"])), ROOT),
     ]
 

@@ -146,3 +146,5 @@ class ReturnSubmission(Body):
 class Publish(Body):
     days: int = Field(examples=[5], description="working days the provisional results are published (1..60)")
     note: str | None = None
+class Cosignature(Body):
+    note: str = Field(description="the checkpoint note with the witness's cosignature line added")

@@ -37,12 +37,33 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class LogEntry(Answer):
+    """A receipt's proof that its event is in the year's Merkle log: leaf `index` (leaf input `hash`, the
+    event's chain hash), a checkpoint of `size` and `root` signed in `note`, and the inclusion `proof`."""
+
+    index: int
+    size: int
+    root: str
+    note: str
+    proof: list[str]
+    hash: str
+
+
 class Receipt(Answer):
-    """What a writer keeps: which chain, how long it is now, and its head (the newest event's hash)."""
+    """What a writer keeps: which chain, how long it is now, and its head (the newest event's hash), and
+    `log`: the last event the write recorded, proven in a signed checkpoint (null if the log was unavailable)."""
 
     aggregate: str
     version: int
     head: str
+    log: LogEntry | None = None
+
+
+class LogHead(Answer):
+    """The final signed checkpoint of a closed year: its tree size and root (hex)."""
+
+    size: int
+    root: str
 
 
 class Health(Answer):
@@ -98,6 +119,7 @@ class ClosedYear(Answer):
     unsigned: list[list[str]] = Field(description="[district, indicator] pairs not signed off at close")
     receipt: Receipt
     digest: str
+    log: LogHead | None = Field(None, description="the final signed checkpoint's size and root")
 
 
 class MeasureTree(Answer):
@@ -357,6 +379,7 @@ class Ranking(Answer):
     digest: str | None
     indicators: int
     districts: list[RankRow]
+    log: LogHead | None = None
 
 
 class FindingEntry(Answer):
@@ -443,6 +466,11 @@ class AuditEvent(Answer):
     data: dict[str, Any]
     hash: str
     prev_hash: str
+    signature: str | None = None
+    topic: str | None = None
+    originator_id: str | None = None
+    originator_version: int | None = None
+    state: str | None = None
 
 
 class AuditLog(Answer):

@@ -24,6 +24,7 @@ from api.service.commands.office import OfficeCommands
 from api.service.commands.years import YearCommands
 from api.service.evidence import EvidenceCommands
 from api.service.reads.cycle import CycleReads
+from api.service.log import LogService
 from api.service.reads.documents import DocumentReads
 from api.service.reads.records import RecordReads
 from api.service.reads.scores import ScoreReads
@@ -36,13 +37,14 @@ from domain.ledger import DistrictLedger, ledger_id, ledger_prefix, recorded_at
 from domain.lifecycle import DistrictHistory
 from domain.rubric import Rubric
 from domain.year import AssessmentYear, year_id
+from projections.merkle_log import MerkleLog
 
 READ_WAIT = 5.0  # seconds a read waits for the views to reach a write it must see
 
 
 class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands, FindingCommands, OfficeCommands,
-               BulletinCommands, CorrectionCommands, ImportCommands, CycleCommands, EvidenceCommands, WritePath,
-               Application):
+               BulletinCommands, CorrectionCommands, ImportCommands, CycleCommands, EvidenceCommands, LogService,
+               WritePath, Application):
     name = "kaohe"
     env = {
         # Without the cache every command replays the whole district history (notes: 59 writes/s).
@@ -58,9 +60,12 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._rubrics: dict[int, Rubric] = {}
         self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
         self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see ScoreReads.remembered
-        # Set by bootstrap.build: the views, the catch-up over them and the runner that drives it.
+        # Set by bootstrap.build: the views, the catch-ups over them and the runner that drives them,
+        # and the log's signer key.
         self.views: Any = None
         self.catchup: Any = None
+        self.log_catchup: Any = None
+        self.log_signer: Any = None
         self.runner: Any = None
         self.metrics: Any = None
         self.new_projections: Any = None  # () → fresh, empty projections (a rebuild fills them)
@@ -128,7 +133,10 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
     def replay(self, year: int) -> dict[str, Any]:
         """Rebuild every projection from the store; return the final ranking and the history's digest."""
         self._remembered.clear()
-        self.catchup.rebuild(self.new_projections())
+        # The log's tables are views too: rebuilt in the same swap (never the signed checkpoints).
+        self.catchup.rebuild([*self.new_projections(), MerkleLog()])
+        self.log_catchup.forget()  # its memory belongs to the views before the swap
+        self.log_catchup.run()
         ranking = self.scores(self.system_actor, year)
         # A second, independent reading of the same rows: the fast path must agree to the last decimal.
         fast = {district: score.total for district, score in history.fast_scores(self, year).items()}

@@ -6,12 +6,15 @@ import time; tests pass their own URL to get their own store.
 
 from __future__ import annotations
 
+from api.service import log_tables
 from api.service.application import KaoheApp
+from api.service.log_keys import load_signer
 from api.service.metrics import Metrics
 from api.service.storage import database_url, library_env
 from projections.audit_log import AuditLog
 from projections.catchup import CatchUp
 from projections.cycle import CycleViews
+from projections.merkle_log import LogCatchUp, MerkleLog
 from projections.runner import ProjectionRunner
 from projections.scoreboard import Scoreboard
 from projections.store import ViewStore, sqlite_read_only_uri
@@ -45,7 +48,12 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog(), CycleViews()]
     app.catchup = CatchUp(app, app.views, app.new_projections())
     app.metrics = Metrics(app)
+    # The Merkle log catches up on its own: a write waits for it (to answer its receipt), not for scoring.
+    app.log_catchup = LogCatchUp(app, app.views, [MerkleLog()])
+    app.log_signer = load_signer(views_env, create=not read_only)
+    if not read_only:
+        log_tables.init(app.views)
     if follow and not read_only:
-        app.runner = ProjectionRunner(app.catchup)
+        app.runner = ProjectionRunner(app.catchup, also=[app.log_catchup])
         app.runner.start()
     return app

@@ -16,6 +16,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from api.service.evidence import check_stored
+from api.service import log_verify
 from domain.chain import chain_hash, history_digest
 from domain.chained import ChainedAggregate
 from domain.ledger import DistrictLedger
@@ -58,6 +59,8 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
     topics: dict[str, bool] = {}
     seen = _heads_seen(app)
     uploads: dict[str, list[dict[str, Any]]] = {}  # sha256 → the upload events that name it
+    signatures = log_verify.Signatures(app)
+    leaves: dict[int, list[str]] = {}  # year → the chain hashes of its events, in notification order
     events = 0
     for n in stored_events(app):
         if not _is_chained(n.topic, topics):
@@ -78,6 +81,7 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
         if n.topic == UPLOAD_TOPIC and isinstance(state.get("sha256"), str):
             uploads.setdefault(state["sha256"], []).append({**where, "size": state.get("size")})
         stored_hash = state.pop("hash", None)
+        signature = state.pop("signature", None)  # over the hash, so not covered by it
         if hasattr(state.get("timestamp"), "isoformat"):
             state["timestamp"] = state["timestamp"].isoformat()
         if n.originator_version != chain["version"] + 1:
@@ -91,6 +95,10 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
             chain["broken"] = True
         if chain["closed"]:
             problems.append({**where, "problem": "recorded after the year was closed in this chain"})
+        if stored_hash and not signatures.ok(stored_hash, signature):
+            problems.append({**where, "problem": signatures.problem(signature)})
+        if chain["year"] is not None and isinstance(stored_hash, str):
+            leaves.setdefault(chain["year"], []).append(stored_hash)
         chain["closed"] = chain["closed"] or n.topic in CLOSING_TOPICS
         chain["version"], chain["head"] = n.originator_version, stored_hash
         head_seen = seen.get(aggregate)
@@ -105,7 +113,12 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
         chains = {a: c for a, c in chains.items() if a in mine}
         problems = [p for p in problems if p["aggregate"] in mine]
         events = None if chains else 0
+    # After the chains' own problems, so the first broken link stays first.
+    problems.extend(log_verify.check_log(app, leaves, year, began=signatures.began or signatures.verifier is None))
+    problems.extend(log_verify.check_scores(app, year))
+    notes = signatures.notes()
     return {
+        "notes": notes,
         "ok": not problems,
         "events": events if events is not None else sum(c["version"] for c in chains.values()),
         "chains": len(chains),
@@ -174,7 +187,10 @@ def raw_rows(app: Any) -> Iterator[tuple[Any, str, bytes]]:
     else:
         import sqlite3
 
-        conn = sqlite3.connect(f"file:{app.env.get('SQLITE_DBNAME')}?mode=ro", uri=True)
+        from projections.store import sqlite_read_only_uri
+
+        # The views' settings hold the file's path (the library's may already be a read-only URI).
+        conn = sqlite3.connect(sqlite_read_only_uri(app.views.env["SQLITE_DBNAME"]), uri=True)
         try:
             yield from conn.execute(sql.replace("notification_id", "rowid"))
         finally:
@@ -188,18 +204,24 @@ def fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
     and folds with the same `DistrictHistory` as every other reader. A test shows it equals
     the library path, upcasting included.
     """
+    rubric = app.rubric_of_year(year)
+    return {district: history.score(rubric) for district, history in fast_histories(app, year).items()}
+
+
+def fast_histories(app: Any, year: int) -> dict[str, DistrictHistory]:
+    """Every district's history of a year folded from the raw rows (see `fast_scores`)."""
     # Building a million small objects that all stay alive makes the cyclic GC rescan the
     # growing heap again and again (measured: most of the time); none of them form cycles.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _fast_scores(app, year)
+        return _fast_histories(app, year)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
+def _fast_histories(app: Any, year: int) -> dict[str, DistrictHistory]:
     upcasters = _upcasters()
     owners: dict[Any, str] = {}
     histories: dict[Any, DistrictHistory] = {}
@@ -224,8 +246,7 @@ def _fast_scores(app: Any, year: int) -> dict[str, DistrictScore]:
             record(history, data, None)  # nine events in ten: the fold's own handler, without the dispatch
         else:
             history.apply(name, data)
-    rubric = app.rubric_of_year(year)
-    return {district: histories[originator_id].score(rubric) for originator_id, district in owners.items()}
+    return {district: histories[originator_id] for originator_id, district in owners.items()}
 
 
 def _upcasters() -> dict[str, Any]:

@@ -7,6 +7,10 @@ first answer and record nothing new. Every write's answer carries the store posi
 reached, so a read that follows can wait for the views to show it. A save the database
 refuses (disk full, read-only) is `Unavailable` (503): the transaction rolled back, nothing
 was recorded, and `write_failure` says so to /health until a save succeeds again.
+
+Every hash-chained event is signed by the service's log key just before it is stored, and every
+write's receipt gains its `log` entry (leaf index, signed checkpoint, inclusion proof) once the
+Merkle log has caught up, which the write path does itself (a log-only catch-up, no scoring).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 
 from domain.actors import Actor, require_writer
+from domain.chained import ChainedAggregate
 from domain.errors import Conflict, DomainError, InvalidInput, Unavailable
 from domain.idempotency import IdempotencyRecord, idempotency_id
+from domain.log_check import sign_event
 from domain.rubric import canonical_json
 from domain.text import check_input, iso_date
 from domain.year import AssessmentYear
@@ -31,6 +37,7 @@ from api.service.write_locks import AggregateLocks
 
 MAX_ATTEMPTS = 20
 YEAR_RECHECK = 0.25  # seconds
+LAST_EVENT = "_last_event"  # in an answer until it leaves the write path: the event its receipt's log proves
 # What SQLite and PostgreSQL say when they refuse a write the command itself is fine for.
 STORE_REFUSALS = ("database or disk is full", "readonly database", "read-only", "disk i/o error",
                   "no space left", "could not extend file", "could not write", "database is locked")
@@ -71,6 +78,13 @@ class WritePath:
         self.aggregate_locks = AggregateLocks(self.env_dict())  # PostgreSQL: see api.service.write_locks
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
+        signer = getattr(self, "log_signer", None)
+        if signer is not None:
+            for obj in objs:
+                for event in getattr(obj, "pending_events", ()):
+                    if isinstance(event, ChainedAggregate.Event):
+                        # Not covered by the chain hash (like `hash` itself): a signature over it.
+                        object.__setattr__(event, "signature", sign_event(signer, event.hash))
         self.aggregate_locks.take(self.aggregate_locks.saved_ids(list(objs)))
         try:
             recordings = super().save(*objs, **kwargs)  # type: ignore[misc]
@@ -139,7 +153,13 @@ class WritePath:
             # A batch touches many aggregates, different ones each time: taking the last batch's
             # locks in advance would cost a round trip each and protect nothing (see write_locks).
             hint = self.aggregate_locks.hint_key(command, args) if hinted else None
-            return self._write_once_saved(actor, fingerprint, build, idempotency_key, hint)
+            with self._write_lock:
+                response = self._write_once_saved(actor, fingerprint, build, idempotency_key, hint)
+                if self._batch is not None:
+                    return response  # the batch saves, then answers with one log catch-up for all
+            # Outside the write lock: the next write saves while this one's receipt is made (and one
+            # log catch-up then often covers several writes).
+            return self._with_log(response)
         finally:
             if self.metrics is not None:
                 self.metrics.writes.labels(command).observe(time.perf_counter() - started)
@@ -162,6 +182,10 @@ class WritePath:
                             return earlier
                     aggregates, response = build()
                     aggregates = list({id(a): a for a in aggregates}.values())  # a batch names a ledger per row
+                    # Nothing recorded (a repeated heading): the receipt's own head is what its log proves.
+                    last = last_chained_event(aggregates) or _receipt_of(response)
+                    if last is not None:
+                        response = {**response, LAST_EVENT: last}
                     if idempotency_key:
                         aggregates.append(IdempotencyRecord.take(
                             scope=actor.name, key=idempotency_key, fingerprint=fingerprint, response=response))
@@ -247,13 +271,14 @@ class WritePath:
         own, with its own retries, and the refused one is refused again.
         """
         results: list[dict[str, Any] | BaseException] = []
+        saved = False
         with self._write_lock:
             self._batch = batch = []
             try:
                 for command in commands:
                     results.append(command())
                 self.save(*batch)
-                return results
+                saved = True
             except Exception:
                 self._evict(batch)  # nothing of the batch was stored: each command runs again alone
             except BaseException:
@@ -261,6 +286,11 @@ class WritePath:
                 raise
             finally:
                 self._batch = None
+        if saved:  # outside the write lock: one log catch-up, one checkpoint, one SELECT of proofs
+            caught_up = self._log_caught_up()
+            entries = self.log_entries([r[LAST_EVENT]["head"] for r in results if LAST_EVENT in r]) \
+                if caught_up else {}
+            return [self._with_log(r, entries=entries) for r in results]
         alone: list[dict[str, Any] | BaseException] = []
         for command in commands:
             try:
@@ -268,6 +298,28 @@ class WritePath:
             except Exception as e:  # noqa: BLE001 - handed back to that command's caller
                 alone.append(e)
         return alone
+
+    def _log_caught_up(self) -> bool:
+        if getattr(self, "log_catchup", None) is None:
+            return False
+        try:
+            self.log_catchup.run()
+        except Exception:  # noqa: BLE001 - the write is stored; its receipt then goes without a log entry
+            return False
+        return True
+
+    def _with_log(self, response: dict[str, Any], entries: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The answer with its receipt's `log` entry: the last event the write recorded, in the log now
+        (`entries`: already made for a whole batch)."""
+        last = response.get(LAST_EVENT)
+        answer = {k: v for k, v in response.items() if k != LAST_EVENT}
+        if last is None or getattr(self, "log_catchup", None) is None:
+            return answer
+        if entries is None:
+            entries = self.log_entries([last["head"]]) if self._log_caught_up() else {}
+        receipt = answer.get("receipt")
+        answer["receipt"] = {**(receipt if isinstance(receipt, dict) else last), "log": entries.get(last["head"])}
+        return answer
 
     def _earlier_response(self, actor: Actor, key: str, fingerprint: str) -> dict[str, Any] | None:
         try:
@@ -332,6 +384,21 @@ def row_refusal(field: str, refused: list[tuple[int, DomainError]]) -> DomainErr
     error = type(first)(f"第 {i + 1} 行（{field}[{i}]）：{first.message}{more}", field=listed[0]["field"],
                         details={"rows": listed, "refused": len(refused)})
     return error
+
+
+def last_chained_event(aggregates: list) -> dict[str, Any] | None:
+    """The receipt of the last hash-chained event among the aggregates' pending events (the save's order)."""
+    last = None
+    for aggregate in aggregates:
+        for event in getattr(aggregate, "pending_events", ()):
+            if isinstance(event, ChainedAggregate.Event):
+                last = {"aggregate": str(event.originator_id), "version": event.originator_version, "head": event.hash}
+    return last
+
+
+def _receipt_of(response: dict[str, Any]) -> dict[str, Any] | None:
+    receipt = response.get("receipt")
+    return receipt if isinstance(receipt, dict) and receipt.get("head") else None
 
 
 def strings(values: Any, field: str) -> list[str]:

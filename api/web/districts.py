@@ -1,4 +1,8 @@
-"""A district's pages (and any reader in scope): its breakdown, its disputes, its history and receipts."""
+"""A district's pages (and any reader in scope): its breakdown, its disputes, its history and receipts.
+
+The receipts page checks a kept receipt in the browser (static/receipts.js, Web Crypto): it fetches only the
+key, the latest checkpoint and a consistency proof, and verifies signatures and proofs itself.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
 
 from api.documents.charts import district_vs_average
 from api.service import KaoheApp
-from api.shared import Service
+from api.shared import Service, attachment
 from api.web.frame import (
     ACTIVITY_LABELS,
     DECISION_LABELS,
@@ -211,7 +215,33 @@ def receipts(request: Request, service: Service, year: int, district: str) -> Re
     events = audit_rows(service, actor, year, district)
     check = (request.query_params.get("check") or "").strip().lower()
     match = next((e for e in events if e["hash"] == check), None) if check else None
+    log = {r["receipt"]["version"]: r["receipt"]["log"] for r in service.receipts(actor, year, district)}
     return render(request, "receipts.html", actor, year, {
         "district": district, "events": list(reversed(events)), "head": events[-1] if events else None,
-        "check": check, "match": match})
+        "check": check, "match": match, "log": log, "vkey": service.log_key()["vkey"]})
+
+
+@router.get("/web/{year}/districts/{district}/receipts/{version}.json")
+@guarded
+def receipt_file(request: Request, service: Service, year: int, district: str, version: int) -> Response:
+    """One receipt to keep: the event's chain head and the log entry of the first checkpoint that included it."""
+    actor = signed_in(request, service)
+    found = next((r for r in service.receipts(actor, year, district) if r["receipt"]["version"] == version), None)
+    if found is None:
+        raise NotFound(f"{district} 没有第 {version} 个事件的回执")
+    return JSONResponse(found, headers={"Content-Disposition": attachment(f"receipt-{year}-{district}-{version}.json")})
+
+
+# What the receipts page's script fetches (the session cookie, not a bearer token, says who asks).
+
+@router.get("/web/{year}/log/checkpoint.json")
+@guarded
+def latest_checkpoint(request: Request, service: Service, year: int) -> Response:
+    return JSONResponse(service.latest_checkpoint(signed_in(request, service), year))
+
+
+@router.get("/web/{year}/log/consistency.json")
+@guarded
+def consistency(request: Request, service: Service, year: int, first: int, second: int) -> Response:
+    return JSONResponse(service.consistency(signed_in(request, service), year, first, second))
 

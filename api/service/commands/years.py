@@ -67,4 +67,6 @@ class YearCommands:
         response = self._write(actor, "close_year", {"year": year, "force": bool(force), "note": note},
                                build, idempotency_key)
         self.fresh()
-        return {**response, "digest": self.digest(year)}  # a copy: the response may be an idempotency record's
+        # A copy: the response may be an idempotency record's. `log`: the final checkpoint (the close's receipt
+        # signed it), which the final ranking and the workbook carry too.
+        return {**response, "digest": self.digest(year), "log": self.final_log_head(year)}

@@ -25,14 +25,19 @@ class DocumentReads:
     # --- the log checkpoint the figures come from ------------------------------------
 
     def figures_checkpoint(self, year: int) -> dict[str, Any]:
-        """HOOK for the verifiable log: the checkpoint (size, root) the year's figures come from.
-
-        Until the signed Merkle log is wired in, this is the history digest (SHA-256 over every
-        chain head of the year, `digest`) and the number of events it covers, `kind: "digest"`;
-        once a year is closed, as of its close (a 通报 heading set later changes no figure).
-        The log's signed checkpoint (`kind: "log"`, with `origin` and `note`) replaces it here.
+        """The checkpoint (size, root) the year's figures come from: the signed log checkpoint (`kind: "log"`,
+        with `origin` and `note`): once the year is closed, the final one signed at its close (a 通报 heading
+        set later changes no figure); before, one of the log as it is now. Where the log cannot be had (a
+        read-only copy, no key), the history digest over every chain head and the number of events it
+        covers instead (`kind: "digest"`).
         """
         self.fresh()
+        if self.log_signer is not None and not self.views.read_only:
+            final = self.final_checkpoint(year)
+            cp = final if self.year_info(year)["closed"] else self.latest_checkpoint(self.system_actor, year)
+            if cp is not None:
+                return {"kind": "log", "size": cp["size"], "root": cp["root"], "origin": self.origin(year),
+                        "note": cp["note"], "final": final is not None}
         closed_at = self.views.query(
             "SELECT MAX(position) FROM view_audit WHERE year = ? AND type = 'Closed' "
             "AND kind IN ('AssessmentYear', 'DistrictLedger')", (year,))

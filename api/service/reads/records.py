@@ -54,10 +54,18 @@ class RecordReads:
         if district not in self.year_info(year)["districts"]:
             raise NotFound(f"{year} 年度没有被考核单位 {district!r} (unknown district)")
         rows = self.views.query(
-            "SELECT version, position, recorded_at, actor, type, data, hash, prev_hash FROM view_audit "
+            "SELECT version, position, recorded_at, actor, type, data, hash, prev_hash, aggregate_id FROM view_audit "
             "WHERE year = ? AND district = ? ORDER BY position", (year, district))
-        return [{"seq": v, "position": p, "recorded_at": at, "actor": loads(a), "type": t, "data": loads(d),
-                 "hash": h, "prev_hash": ph} for v, p, at, a, t, d, h, ph in rows]
+        # Every stored field too (topic, ids, version, state as stored), so anyone can recompute the chain
+        # hash and the log's leaf hash (docs/verifiable-log.md).
+        stored = self.stored_events_of([(r[8], r[0]) for r in rows])
+        events = []
+        for v, p, at, a, t, d, h, ph, aggregate in rows:
+            event = stored.get((aggregate, v), {})
+            signature = loads(event["state"]).get("signature") if event else None
+            events.append({"seq": v, "position": p, "recorded_at": at, "actor": loads(a), "type": t, "data": loads(d),
+                           "hash": h, "prev_hash": ph, "signature": signature, **event})
+        return events
 
     def disputes(self, actor: Actor, year: int, status: str | None = None) -> list[dict[str, Any]]:
         """The queue: oldest first; a department sees its indicators, a district its own disputes."""

@@ -57,6 +57,7 @@ class ScoreReads:
         final = info["closed"] and bound is None
         return {
             "year": year, "final": final, "as_of": bound, "digest": self.digest(year) if final else None,
+            "log": self.final_log_head(year) if final else None,
             "indicators": len(self.rubric_of_year(year).indicators),
             "districts": [
                 {"district": r["district"], "total": Decimal(r["total"]), "rank": r["rank"],
