@@ -28,7 +28,7 @@ def test_upload_and_download_give_back_the_same_bytes_and_the_chinese_name(api, 
     assert body["sha256"] == hashlib.sha256(PDF).hexdigest() and body["size"] == len(PDF)
     assert (body["media_type"], body["filename"], body["reference"]) == (
         "application/pdf", "2018年工会改革方案.pdf", f"sha256:{body['sha256']}")
-    assert set(body["receipt"]) == {"aggregate", "version", "head"}
+    assert set(body["receipt"]) == {"aggregate", "version", "head", "log"}
 
     got = api.client.get(f"/api{Y}/districts/中山区/evidence/{body['sha256']}", headers=api.auth["中山区"])
     assert got.status_code == 200 and got.content == PDF

@@ -24,7 +24,7 @@ def test_submit_return_submit_again_and_sign_off(api, year_2018):
     first = api.post("中山区", f"{Y}/districts/中山区/submissions",
                      {"indicator": "2.1", "statement": "已制定年度宣传方案", "evidence": [f"sha256:{sha}"]})
     assert first.status_code == 201, first.text
-    assert first.json()["status"] == "waiting" and set(first.json()["receipt"]) == {"aggregate", "version", "head"}
+    assert first.json()["status"] == "waiting" and set(first.json()["receipt"]) == {"aggregate", "version", "head", "log"}
     first_id = first.json()["id"]
     waiting = queue(api, "宣传教育部", status="waiting")
     assert [(s["id"], s["district"], s["indicator"], s["evidence"]) for s in waiting] == [

@@ -74,7 +74,8 @@ def test_the_projection_holds_the_tree_of_every_chained_event_and_rebuilds_it_al
     hashes = [h for (h,) in app.views.query("SELECT hash FROM view_log_leaves WHERE year = ? ORDER BY idx", (YEAR,))]
     stored = [e for e in app.audit(Actor("a", "auditor"), YEAR, "中山区")]
     assert {e["hash"] for e in stored} <= set(hashes)
-    assert len(hashes) == 4 + 3 * 3  # the year and three ledgers opened; each meeting, a finding and an excuse
+    # the year and three ledgers opened; each meeting: the meeting, its index, a finding and an excuse
+    assert len(hashes) == 4 + 3 * 4
     expected = MemoryTree([leaf_hash(bytes.fromhex(h)) for h in hashes])
     tree = app.log_tree(YEAR)
     before = {n: tree.root(n) for n in range(len(hashes) + 1)}
