@@ -118,6 +118,7 @@ class ViewStore:
         self._local = threading.local()
         self._readers: list[Any] = []
         self._readers_lock = threading.Lock()
+        self._ensured: set[str] = set()  # see ensure_tables
         self._conn = None if read_only else self._connect()
         if not read_only:
             self._create_schema()
@@ -160,6 +161,19 @@ class ViewStore:
                 tx.execute("INSERT INTO view_schema (version) VALUES (?)", (SCHEMA_VERSION,))
             for statement in SCHEMA:
                 tx.execute(statement)
+
+    def ensure_tables(self, name: str, statements: Sequence[str]) -> None:
+        """Create the tables a part of the service keeps beside the views (tokens, sessions, files: not
+        disposable, never rebuilt), once per store object; on a read-only store, nothing."""
+        if name in self._ensured or self.read_only:
+            return
+        with self._readers_lock:
+            if name in self._ensured:
+                return
+            with self.transaction() as tx:
+                for statement in statements:
+                    tx.execute(statement)
+            self._ensured.add(name)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.is_postgres else sql

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,7 +27,6 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
 TABLE = "kaohe_evidence_blobs"
 
-_ready: weakref.WeakSet[ViewStore] = weakref.WeakSet()
 
 
 def max_bytes() -> int:
@@ -47,13 +45,9 @@ def too_large(limit: int) -> TooLarge:
 
 def init(views: ViewStore) -> None:
     """Create the blob table if it is not there yet (once per store object)."""
-    if views in _ready or views.read_only:
-        return
     blob = "BYTEA" if views.is_postgres else "BLOB"
-    with views.transaction() as tx:
-        tx.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, "
-                   f"data {blob} NOT NULL, stored_at TEXT NOT NULL)")
-    _ready.add(views)
+    views.ensure_tables("evidence", [f"CREATE TABLE IF NOT EXISTS {TABLE} (sha256 TEXT PRIMARY KEY, size BIGINT "
+                                     f"NOT NULL, data {blob} NOT NULL, stored_at TEXT NOT NULL)"])
 
 
 def store_bytes(views: ViewStore, sha256: str, data: bytes) -> None:

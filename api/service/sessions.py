@@ -12,8 +12,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
-import weakref
 from datetime import datetime, timedelta, timezone
 
 from api.service import tokens
@@ -26,8 +24,6 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS kaohe_sessions (
     expires_at TEXT NOT NULL, ended_at TEXT)"""
 DEFAULT_HOURS = 8.0  # one working day; `KAOHE_SESSION_HOURS` changes it
 
-_ready: weakref.WeakSet[ViewStore] = weakref.WeakSet()
-_init_lock = threading.Lock()
 
 
 def lifetime() -> timedelta:
@@ -35,14 +31,7 @@ def lifetime() -> timedelta:
 
 
 def init(views: ViewStore) -> None:
-    if views in _ready:
-        return
-    with _init_lock:
-        if views in _ready:
-            return
-        if not views.read_only:
-            views.execute(SCHEMA)
-        _ready.add(views)
+    views.ensure_tables("sessions", [SCHEMA])
 
 
 def _hash(session_id: str) -> str:
