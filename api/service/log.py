@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from api.service import log_tables
-from api.service.writes import IdempotencyKeyReused
+from api.service.writes import IdempotencyKeyReused, refused_by_store
 from domain import merkle
 from domain.actors import Actor, can_read_event, require
 from domain.errors import Conflict, InvalidInput
@@ -110,7 +110,12 @@ class LogService:
         size = self.log_tree(year).size()
         latest = log_tables.checkpoint(self.views, year)
         if latest is None or latest["size"] < size:
-            latest = self.sign_checkpoint(year, size)
+            try:
+                latest = self.sign_checkpoint(year, size)
+            except Exception as e:
+                # The database refuses writes (disk full): the newest kept checkpoint still answers the read.
+                if latest is None or not refused_by_store(e):
+                    raise
         return self._checkpoint_answer(year, latest)
 
     def final_checkpoint(self, year: int) -> dict[str, Any] | None:
