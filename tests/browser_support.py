@@ -185,6 +185,15 @@ class Story:
         self.page.wait_for_load_state()
         assert "/web" in self.page.url, self.page.url
 
+    def open_year(self, year: int, districts: list[str], shot: str | None = None) -> None:
+        """As the signed-in admin: open a year on the years page (a screenshot of the filled form if named)."""
+        self.page.fill("#year", str(year))
+        self.page.fill("#districts", "\n".join(districts))
+        if shot:
+            self.shot(shot)
+        self.page.click("#open-year-form button[type=submit]")
+        self.page.wait_for_url(f"**/web/{year}/ranking**")
+
     def sign_out(self) -> None:
         self.page.click("form.signout button")
         self.page.wait_for_url(self.base + "/")

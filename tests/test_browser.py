@@ -40,11 +40,7 @@ def test_meeting_absence_dispute_and_overturn_in_a_real_browser(page, server, sc
     # the admin opens the year
     story.sign_in("admin")
     assert page.url.endswith("/web/years")
-    page.fill("#year", "2018")
-    page.fill("#districts", "\n".join(DISTRICTS))
-    story.shot("admin-open-year")
-    page.click("#open-year-form button[type=submit]")
-    page.wait_for_url("**/web/2018/ranking**")
+    story.open_year(2018, DISTRICTS, shot="admin-open-year")
     assert page.locator("#ranking tbody tr").count() == len(DISTRICTS)
     story.shot("admin-ranking")
     story.sign_out()

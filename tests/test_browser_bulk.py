@@ -34,10 +34,7 @@ def test_a_clause_for_every_district_and_a_reports_submissions_in_one_go(page, s
     story = Story(page, server["base"], server["tokens"], screenshots)
 
     story.sign_in("admin")
-    page.fill("#year", "2018")
-    page.fill("#districts", "\n".join(DISTRICTS))
-    page.click("#open-year-form button[type=submit]")
-    page.wait_for_url("**/web/2018/ranking**")
+    story.open_year(2018, DISTRICTS)
     story.sign_out()
 
     # the department fills 5.4.b for all ten districts in one table

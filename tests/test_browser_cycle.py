@@ -34,10 +34,7 @@ def test_a_district_uploads_a_pdf_and_the_department_opens_it_from_its_queue(pag
     pdf.write_bytes(PDF)
 
     story.sign_in("admin")
-    page.fill("#year", "2018")
-    page.fill("#districts", "\n".join(DISTRICTS))
-    page.click("#open-year-form button[type=submit]")
-    page.wait_for_url("**/web/2018/ranking**")
+    story.open_year(2018, DISTRICTS)
     story.sign_out()
 
     # the district: 申报材料 → 2.1, the seed's 证明材料 listed, a PDF uploaded, then submitted with it

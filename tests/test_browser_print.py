@@ -39,10 +39,7 @@ def test_ranking_bulletin_matrix_and_phone_in_a_real_browser(page, server, scree
 
     # the admin opens 2018 with 14 units, one with a long name
     story.sign_in("admin")
-    page.fill("#year", "2018")
-    page.fill("#districts", "\n".join(DISTRICTS))
-    page.click("#open-year-form button[type=submit]")
-    page.wait_for_url("**/web/2018/ranking**")
+    story.open_year(2018, DISTRICTS)
 
     # the 14-district indicator matrix: scrolls inside its box, first column sticky, names not squeezed
     page.goto(server["base"] + "/web/2018/assess")
