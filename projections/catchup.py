@@ -95,12 +95,15 @@ class CatchUp:
         self._publish(reached)
         return read
 
-    def _batch(self, tx: Transaction) -> tuple[int, int]:
+    def _batch(self, tx: Transaction, positions: dict[str, int] | None = None,
+               notifications: Sequence[Any] | None = None) -> tuple[int, int]:
         """One batch of notifications into every projection, and their new positions, inside `tx`.
-        Returns how many were read and the position every projection has reached."""
-        positions = self.positions(tx)  # re-read under the write lock
+        Returns how many were read and the position every projection has reached. (`positions` and
+        `notifications`: known already, when the caller is the one that has just inserted them.)"""
+        positions = positions or self.positions(tx)  # re-read under the write lock
         start = min(positions.values())
-        notifications = self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
+        if notifications is None:
+            notifications = self._notifications(tx, start)
         if not notifications:
             return 0, start
         for projection in self.projections:  # one whose memory is tied to the stored views re-reads it
@@ -121,6 +124,10 @@ class CatchUp:
                 (projection.name, last),
             )
         return len(notifications), last
+
+    def _notifications(self, tx: Transaction, start: int) -> Sequence[Any]:
+        """The next batch after `start`, through the library's recorder (it sees what is committed)."""
+        return self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
 
     def _settle(self, views: Any) -> None:
         for projection in self.projections:

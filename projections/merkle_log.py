@@ -7,12 +7,14 @@ border (one perfect subtree per set bit of the size); `LogTree` answers roots an
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import Notification
 
 from domain import merkle
-from projections.catchup import HISTORY, CatchUp, Fact
+from projections.catchup import BATCH, HISTORY, CatchUp, Fact
 from projections.store import Transaction
 
 INSERT_LEAF = ("INSERT INTO view_log_leaves (year, idx, hash, position, aggregate_id, version) "
@@ -40,6 +42,12 @@ class Frontier:
         self.size += 1
         return made
 
+    def path(self) -> list[bytes]:
+        """The inclusion proof of the leaf appended next, in the tree that leaf completes (size + 1): the
+        border itself, lowest level first (RFC 9162 §2.1.3.1 for the last leaf: the siblings inside its own
+        perfect subtree, then each bigger subtree to its left)."""
+        return [self.border[level] for level in sorted(self.border)]
+
     def root(self) -> bytes:
         """MTH of the whole tree: the border's subtrees combined right to left (RFC 9162's split)."""
         if not self.border:
@@ -57,8 +65,43 @@ def border_keys(size: int) -> list[tuple[int, int]]:
 
 
 class LogCatchUp(CatchUp):
-    """The Merkle log's own catch-up: a write waits for it (its receipt), not for scoring. The log needs only
-    each event's class, hash and aggregate, so it reads the stored JSON directly instead of building events."""
+    """The Merkle log's own catch-up. It runs inside the event store's insert transaction (see
+    api.service.log_integration), so it reads the notifications through that transaction, which sees the
+    events it has just inserted, and needs only each event's class, hash and aggregate: it reads the stored
+    JSON directly instead of building events."""
+
+    def __init__(self, app: Any, views: Any, log: MerkleLog, events_table: str):
+        super().__init__(app, views, [log])
+        self.log = log
+        column = "notification_id" if views.is_postgres else "rowid"
+        self._select = (f"SELECT {column}, originator_id, originator_version, topic, state FROM {events_table} "
+                        f"WHERE {column} > ? ORDER BY {column} LIMIT ?")
+
+    def _notifications(self, tx: Transaction, start: int) -> list[Notification]:
+        return [Notification(id=int(i), originator_id=UUID(str(o)), originator_version=int(v), topic=t,
+                             state=bytes(state)) for i, o, v, t, state in tx.query(self._select, (start, BATCH))]
+
+    def integrate(self, tx: Transaction, inserted: Sequence[Notification] = ()) -> int:
+        """Catch the log up inside `tx` (the store's insert transaction); return the position it reached.
+        `committed()` or `forget()` must follow, once the transaction has committed or failed.
+
+        `inserted`: the notifications this transaction has just inserted. When they follow on from where
+        this process left the log, nobody else can have added anything in between (the insert holds the
+        store's lock), so they are the whole batch: neither the log's position nor the events are read back.
+        """
+        with self._lock:
+            self.log.integrated = []
+            known = self.log.position
+            if known is not None and inserted and [n.id for n in inserted] == list(
+                    range(known + 1, known + 1 + len(inserted))):
+                return self._batch(tx, {self.log.name: known}, inserted)[1]
+            while True:
+                count, reached = self._batch(tx)
+                if count < BATCH:
+                    return reached
+
+    def committed(self, reached: int) -> None:
+        self._publish(reached)
 
     def _decode(self, notification: Any) -> tuple[str, dict, str]:
         state = orjson.loads(notification.state)
@@ -70,43 +113,50 @@ class MerkleLog:
     name = "merkle_log"
 
     def __init__(self) -> None:
-        self._trees: dict[int, Frontier] = {}  # within a batch: each year's border
-        self.reached: dict[int, tuple[int, bytes]] = {}  # per year, (size, root) as the last batch committed it
-        self._reaching: dict[int, tuple[int, bytes]] = {}  # the same, for batches not yet known committed
+        self._trees: dict[int, Frontier] = {}  # each year's border, as of the notification at `position`
+        self.position: int | None = None
         self._leaves: list[tuple] = []
         self._nodes: list[tuple] = []
+        self.integrated: list[tuple[int, int, str]] = []  # (year, leaf index, chain hash) of leaves added
+        # year → (index, inclusion proof) of its newest leaf: the border before it was added, lowest level first
+        self.last_proofs: dict[int, tuple[int, list[bytes]]] = {}
 
     def begin(self, tx: Transaction, position: int) -> None:
-        """A batch starts: read each year's border again (two indexed queries), since another process, or a
-        rebuild by one, may have moved the log since this one's last batch."""
-        self._trees.clear()
+        """A batch starts. The borders in memory hold if the log is where this process left it; otherwise
+        (another process, or a rebuild, moved it) each year's is read again (two indexed queries)."""
+        if position != self.position:
+            self._trees.clear()
+            self.last_proofs.clear()
 
     def apply(self, tx: Transaction, fact: Fact) -> None:
+        self.position = fact.position
         if fact.kind in HISTORY and fact.year is not None and fact.hash:
             tree = self._trees.get(fact.year)
             if tree is None:
                 tree = self._trees[fact.year] = load_frontier(tx.query, fact.year)
             index = tree.size
+            self.last_proofs[fact.year] = (index, tree.path())
             for level, j, h in tree.append(merkle.leaf_hash(bytes.fromhex(fact.hash))):
                 self._nodes.append((fact.year, level, j, h.hex()))
             self._leaves.append((fact.year, index, fact.hash, fact.position, fact.aggregate_id, fact.version))
+            self.integrated.append((fact.year, index, fact.hash))
 
     def finish(self, tx: Transaction) -> None:
         leaves, self._leaves = self._leaves, []
         nodes, self._nodes = self._nodes, []
         tx.executemany(INSERT_LEAF, leaves)
         tx.executemany(INSERT_NODE, nodes)
-        self._reaching.update({year: (tree.size, tree.root()) for year, tree in self._trees.items()})
 
-    def settle(self, views: Any) -> None:
-        """The batches are committed: what they reached may be told (the write path signs its root)."""
-        self.reached.update(self._reaching)
-        self._reaching = {}
+    def head(self, year: int) -> tuple[int, bytes]:
+        """(size, root) of a year's tree as this batch left it (a year it has added leaves to)."""
+        tree = self._trees[year]
+        return tree.size, tree.root()
 
     def forget(self) -> None:
         self._trees.clear()
-        self.reached.clear()
-        self._reaching = {}
+        self.position = None
+        self.last_proofs.clear()
+        self.integrated = []
         self._leaves, self._nodes = [], []
 
 

@@ -119,6 +119,7 @@ class ViewStore:
         self._readers: list[Any] = []
         self._readers_lock = threading.Lock()
         self._ensured: set[str] = set()  # see ensure_tables
+        self.events_table: str | None = None  # PostgreSQL: the event store's table, whose lock orders inserts
         self._conn = None if read_only else self._connect()
         if not read_only:
             self._create_schema()
@@ -262,29 +263,38 @@ class Transaction:
     """The write connection inside `ViewStore.transaction()`: what a projection writes with."""
 
     def __init__(self, store: ViewStore, rewrite: Callable[[str], str] | None = None):
-        self.store = store
         self.is_postgres = store.is_postgres
         self._conn = store._conn
         self._rewrite = rewrite or (lambda sql: sql)
 
-    def _sql(self, sql: str) -> str:
-        return self.store._sql(self._rewrite(sql))
+    @classmethod
+    def over(cls, connection: Any, *, is_postgres: bool) -> Transaction:
+        """The same adapter over a connection already inside a transaction of someone else's: the event
+        store's own (a psycopg connection, or an sqlite3 cursor), so views are written in its commit."""
+        tx = cls.__new__(cls)
+        tx.is_postgres, tx._conn, tx._rewrite = is_postgres, connection, (lambda sql: sql)
+        return tx
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(self._sql(sql), params)
+    def _sql(self, sql: str) -> str:
+        sql = self._rewrite(sql)
+        return sql.replace("?", "%s") if self.is_postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        return self._conn.execute(self._sql(sql), params).rowcount
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        if self.is_postgres:
+        if hasattr(self._conn, "executemany"):  # sqlite3 connections and cursors, psycopg cursors
+            self._conn.executemany(self._sql(sql), rows)
+        else:  # a psycopg connection: executemany lives on its cursors
             with self._conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
-        else:
-            self._conn.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read inside the transaction (sees what it has written so far)."""
-        return list(self._conn.execute(self._sql(sql), params).fetchall())
+        return [tuple(row) for row in self._conn.execute(self._sql(sql), params).fetchall()]
 
     def columns(self, table: str) -> set[str]:
         """The column names a table has now (to add a later column to a table made without it)."""
@@ -325,6 +335,10 @@ class ShadowViews:
         """In one transaction: `last_steps` (catch the fresh views up the rest of the way), then the fresh
         tables replace the live ones. Readers see the old views until the commit, the new ones after."""
         with self.live.transaction() as tx:
+            if self.is_postgres and self.live.events_table:
+                # Writes add to the log's views inside their own insert transaction, under this lock: no
+                # write may be halfway through the tables being swapped (SQLite's one writer is held already).
+                tx.execute(f"LOCK TABLE {self.live.events_table} IN EXCLUSIVE MODE")
             last_steps(Transaction(self.live, shadowed))
             for table in VIEW_TABLES:
                 tx.execute(f"DROP TABLE IF EXISTS {table}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from domain.merkle import EMPTY_ROOT, MemoryTree, leaf_hash
+from domain.merkle import EMPTY_ROOT, MemoryTree, inclusion_proof, leaf_hash, verify_inclusion
 from projections.merkle_log import Frontier, LogTree, border_keys
 from projections.store import SCHEMA
 from tests.conftest import YEAR
@@ -46,6 +46,25 @@ def test_the_border_gives_every_published_root():
         assert border.root() == ROOTS[n]
         assert sorted(border.border) == [level for level, _ in border_keys(n)]
     assert border.root().hex().startswith("5dc9da79") and border.root().hex().endswith("4328")
+
+
+def test_the_border_before_a_leaf_is_that_leafs_inclusion_proof():
+    """A write's receipt proves its newest leaf from memory: the border before the append, lowest level first,
+    is the proof RFC 9162 gives for the last leaf (the published vectors, then every size up to 70)."""
+    border = Frontier()
+    for index, data in enumerate(LEAF_INPUTS):
+        proof = border.path()
+        border.append(leaf_hash(data))
+        published = [p for i, size, p in PUBLISHED_INCLUSION if (i, size) == (index, index + 1)]
+        assert all(proof == p for p in published)
+        assert verify_inclusion(index, index + 1, leaf_hash(data), proof, border.root())
+    tree, border = MemoryTree(), Frontier()
+    for index in range(70):
+        data = bytes([index])
+        proof = border.path()
+        tree.append(data)
+        border.append(leaf_hash(data))
+        assert proof == inclusion_proof(index, index + 1, tree.get)
 
 
 def test_roots_and_proofs_from_the_views_match_the_published_vectors_in_one_select_each():

@@ -64,7 +64,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         # and the log's signer key.
         self.views: Any = None
         self.catchup: Any = None
-        self.log_catchup: Any = None
+        self.log_integration: Any = None
         self.log_signer: Any = None
         self.runner: Any = None
         self.metrics: Any = None
@@ -135,8 +135,8 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._remembered.clear()
         # The log's tables are views too: rebuilt in the same swap (never the signed checkpoints).
         self.catchup.rebuild([*self.new_projections(), MerkleLog()])
-        self.log_catchup.forget()  # its memory belongs to the views before the swap
-        self.log_catchup.run()
+        self.log_integration.forget()  # its memory belongs to the views before the swap
+        self.log_integration.run()
         ranking = self.scores(self.system_actor, year)
         # A second, independent reading of the same rows: the fast path must agree to the last decimal.
         fast = {district: score.total for district, score in history.fast_scores(self, year).items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from api.service import log_tables
 from api.service.application import KaoheApp
+from api.service.log_integration import RECORDERS, LogIntegration
 from api.service.log_keys import load_signer
 from api.service.metrics import Metrics
 from api.service.storage import database_url, library_env
@@ -43,17 +44,27 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     views_env = dict(env)
     if read_only and env["PERSISTENCE_MODULE"].endswith("sqlite") and env["SQLITE_DBNAME"] != ":memory:":
         env = {**env, "SQLITE_DBNAME": sqlite_read_only_uri(env["SQLITE_DBNAME"])}
+    postgres = env["PERSISTENCE_MODULE"].endswith("postgres")
+    # The library's recorder, with the Merkle log integrated in each insert's transaction.
+    env = {**env, "APPLICATION_RECORDER_TOPIC": RECORDERS["postgres" if postgres else "sqlite"]}
     app = KaoheApp(env=env)
     app.views = ViewStore({**app.env_dict(), **views_env}, read_only=read_only)
     app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog(), CycleViews()]
     app.catchup = CatchUp(app, app.views, app.new_projections())
     app.metrics = Metrics(app)
-    # The Merkle log catches up on its own: a write waits for it (to answer its receipt), not for scoring.
-    app.log_catchup = LogCatchUp(app, app.views, [MerkleLog()])
+    recorder = app.recorder
+    events_table = f"{recorder.datastore.schema}.{recorder.events_table_name}" if postgres \
+        else recorder.events_table_name
+    app.views.events_table = events_table
     app.log_signer = load_signer(views_env, create=not read_only)
+    app.log_integration = LogIntegration(LogCatchUp(app, app.views, MerkleLog(), events_table), app.log_signer,
+                                         app.origin, events_table=events_table,
+                                         schema=views_env.get("POSTGRES_SCHEMA") if postgres else None)
     if not read_only:
         log_tables.init(app.views)
+        app.log_integration.run()  # whatever the store holds beyond the log (a first start on an older store)
+        recorder.integration = app.log_integration  # from now on every insert adds to the log in its commit
     if follow and not read_only:
-        app.runner = ProjectionRunner(app.catchup, also=[app.log_catchup])
+        app.runner = ProjectionRunner(app.catchup, also=[app.log_integration])
         app.runner.start()
     return app

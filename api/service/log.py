@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from api.service import log_tables
+from api.service.log_integration import Integrated
 from api.service.writes import IdempotencyKeyReused, refused_by_store
 from domain import merkle
 from domain.actors import Actor, can_read_event, require
@@ -34,10 +35,11 @@ READ_WAIT = 5.0
 
 
 class LogService:
-    """Mixed into `KaoheApp`; bootstrap sets `log_signer` (domain.signed_note.Signer) and `log_catchup`."""
+    """Mixed into `KaoheApp`; bootstrap sets `log_signer` (domain.signed_note.Signer) and `log_integration`
+    (api.service.log_integration: the log caught up inside every insert's transaction)."""
 
     log_signer: Any = None
-    log_catchup: Any = None
+    log_integration: Any = None
     log_vkey: str | None = None  # a verifier key given from outside (kaohe verify --vkey)
 
     # --- the key and the tree --------------------------------------------------------------
@@ -48,6 +50,8 @@ class LogService:
                 "vkey": signer.vkey}
 
     def origin(self, year: int) -> str:
+        if not self.log_vkey and self.log_signer is not None:
+            return f"{self.log_signer.name}/{year}"  # every write signs one: no key parsing on that path
         key = self.log_verifier()
         if key is None:
             raise Conflict("没有日志签名密钥 (no log key)")
@@ -69,21 +73,21 @@ class LogService:
         return LogTree(self.views.query, year)
 
     def log_fresh(self) -> None:
-        """Before a log read: the log holds every write of this process (and what the store held at start)."""
-        catchup = self.log_catchup
+        """Before a log read. Every write is in the log when it commits (its own transaction adds it), so
+        this only matters for events that reached the store some other way: those are integrated by the
+        runner (or here, without one), under the store's insert lock."""
         if self.views.read_only:
             return  # a read-only copy: the log's views are what they are
-        target = max(self.written_position, 0)
-        if catchup.caught_up_to is None:
-            target = max(target, self.recorder.max_notification_id() or 0)
-        if target == 0 or (catchup.caught_up_to or 0) >= target:
+        integration = self.log_integration
+        head = self.recorder.max_notification_id() or 0
+        if (integration.caught_up_to or 0) >= head:
             return
         if self.runner is None or not self.runner.running:
-            catchup.run()
+            integration.run()
             return
         self.runner.nudge()
         if self.runner.error is None:
-            catchup.wait_for(target, READ_WAIT)
+            integration.wait_for(head, READ_WAIT)
 
     # --- checkpoints -------------------------------------------------------------------------
 
@@ -213,55 +217,58 @@ class LogService:
 
     # --- receipts ----------------------------------------------------------------------------
 
-    def log_entry(self, chain_hash: str | None, *, sign: bool = True) -> dict[str, Any] | None:
-        """What a receipt carries for the event with `chain_hash` (see `log_entries`)."""
-        return self.log_entries([chain_hash] if chain_hash else [], sign=sign).get(chain_hash or "")
-
-    def log_entries(self, hashes: list[str], *, sign: bool = True) -> dict[str, dict[str, Any]]:
+    def log_entries(self, hashes: list[str], *, integrated: Integrated | None = None,
+                    first: bool = False) -> dict[str, dict[str, Any]]:
         """Per chain hash, what a receipt carries: its leaf index, a signed checkpoint and the inclusion proof
-        against it. `sign`: one checkpoint of the log as it is now (signed unless kept: a batch shares it);
-        otherwise the first kept checkpoint that included each leaf. A hash the log has not got (the views
+        against it. A leaf the write just added (`integrated`) is proven against the checkpoint its insert
+        signed, the newest leaf from memory, others with one SELECT; any other against the newest kept
+        checkpoint, or (`first`) the first kept one that included it. A hash the log has not got (the views
         failing) is left out: the write itself is stored all the same."""
         wanted = list(dict.fromkeys(h for h in hashes if h))
-        if not wanted:
-            return {}
+        out: dict[str, dict[str, Any]] = {}
+        # (year, size) → the checkpoint and the leaves to prove against it
+        pending: dict[tuple[int, int], tuple[dict[str, Any], list[tuple[int, str]]]] = {}
+
+        def entry(index: int, digest: str, cp: dict[str, Any], proof: list[bytes]) -> dict[str, Any]:
+            return {"index": index, "size": cp["size"], "root": cp["root"], "note": cp["note"],
+                    "proof": [p.hex() for p in proof], "hash": digest}
+
         try:
-            rows = self.views.query(f"SELECT year, idx, hash FROM view_log_leaves WHERE hash IN "
-                                    f"({', '.join('?' * len(wanted))})", wanted)
-            by_year: dict[int, list[tuple[int, str]]] = defaultdict(list)
-            for year, index, digest in rows:
-                by_year[int(year)].append((int(index), digest))
-            out = {}
-            for year, leaves in by_year.items():
-                by_checkpoint: dict[int, tuple[dict[str, Any], list[tuple[int, str]]]] = {}
-                for index, digest in leaves:
-                    cp = self._checkpoint_for(year, max(i for i, _ in leaves)) if sign \
-                        else log_tables.checkpoint_covering(self.views, year, index)
-                    if cp is not None:
-                        by_checkpoint.setdefault(cp["size"], (cp, []))[1].append((index, digest))
-                for size, (cp, items) in by_checkpoint.items():
-                    proofs = self.log_tree(year).inclusion_proofs([i for i, _ in items], size)
-                    for index, digest in items:
-                        out[digest] = {"index": index, "size": size, "root": cp["root"], "note": cp["note"],
-                                       "proof": [p.hex() for p in proofs[index]], "hash": digest}
+            found = integrated.leaves if integrated else {}
+            for digest in wanted:
+                if digest not in found:
+                    continue
+                year, index = found[digest]
+                cp = integrated.checkpoints[year]
+                newest = integrated.last_proofs.get(year)
+                if newest is not None and newest[0] == index == cp["size"] - 1:
+                    out[digest] = entry(index, digest, cp, newest[1])
+                else:
+                    pending.setdefault((year, cp["size"]), (cp, []))[1].append((index, digest))
+            rest = [h for h in wanted if h not in found]
+            if rest:
+                rows = self.views.query(f"SELECT year, idx, hash FROM view_log_leaves WHERE hash IN "
+                                        f"({', '.join('?' * len(rest))})", rest)
+                for year, index, digest in rows:
+                    year, index = int(year), int(index)
+                    cp = log_tables.checkpoint_covering(self.views, year, index) if first \
+                        else log_tables.checkpoint(self.views, year)
+                    if cp is not None and cp["size"] > index:
+                        pending.setdefault((year, cp["size"]), (cp, []))[1].append((index, digest))
+            for (year, size), (cp, items) in pending.items():
+                proofs = self.log_tree(year).inclusion_proofs([i for i, _ in items], size)
+                for index, digest in items:
+                    out[digest] = entry(index, digest, cp, proofs[index])
         except Exception as e:  # noqa: BLE001 - a receipt without its log entry beats a stored write answered 500
             log.warning("no log entry for %s: %s", wanted[:3], e)
             return {}
         return out
 
-    def _checkpoint_for(self, year: int, highest: int) -> dict[str, Any]:
-        """A checkpoint of the log as this process last caught it up (root known in memory), or as the views
-        hold it if another process has caught up the leaf at `highest` instead."""
-        reached = self.log_catchup.projections[0].reached.get(year)
-        if reached is not None and reached[0] > highest:
-            return self.sign_checkpoint(year, *reached)
-        return self.sign_checkpoint(year)
-
     def receipts(self, actor: Actor, year: int, district: str) -> list[dict[str, Any]]:
         """Every receipt of a district: each event of its ledger with the first checkpoint that included it."""
         events = self.audit(actor, year, district)
         self.log_fresh()
-        entries = self.log_entries([e["hash"] for e in events], sign=False)
+        entries = self.log_entries([e["hash"] for e in events], first=True)
         out = []
         for e in events:
             entry = entries.get(e["hash"])

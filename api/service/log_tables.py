@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from projections.store import ViewStore
+from projections.store import Transaction, ViewStore
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS log_checkpoints (
@@ -66,10 +66,19 @@ def _checkpoint(year: int, row: Any) -> dict[str, Any]:
 def store_checkpoint(views: ViewStore, year: int, size: int, root: str, note: str) -> dict[str, Any]:
     """Keep a signed checkpoint unless one of that size is there already; return the one kept."""
     with views.transaction() as tx:
-        tx.execute("INSERT INTO log_checkpoints (year, size, root, note, signed_at) VALUES (?, ?, ?, ?, ?) "
-                   "ON CONFLICT (year, size) DO NOTHING", (year, size, root, note, now()))
-        rows = tx.query("SELECT size, root, note, signed_at FROM log_checkpoints WHERE year = ? AND size = ?",
-                        (year, size))
+        return keep_checkpoint(tx, year, size, root, note)
+
+
+def keep_checkpoint(tx: Transaction, year: int, size: int, root: str, note: str) -> dict[str, Any]:
+    """`store_checkpoint` inside a transaction: a kept one of that size stays as it is (it is evidence, even
+    if the tree now says otherwise) and is what is returned."""
+    signed_at = now()
+    # RETURNING, not a row count: inside PostgreSQL's pipeline (the event store's insert) only a fetch syncs.
+    if tx.query("INSERT INTO log_checkpoints (year, size, root, note, signed_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (year, size) DO NOTHING RETURNING size", (year, size, root, note, signed_at)):
+        return {"year": year, "size": size, "root": root, "note": note, "signed_at": signed_at}
+    rows = tx.query("SELECT size, root, note, signed_at FROM log_checkpoints WHERE year = ? AND size = ?",
+                    (year, size))
     return _checkpoint(year, rows[0])
 
 

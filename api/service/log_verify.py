@@ -113,7 +113,7 @@ def _check_note(app: Any, signatures: Signatures, year: int, cp: dict[str, Any])
 
 def _check_views(app: Any, year: int, hashes: list[str]) -> list[dict[str, Any]]:
     """The log's view tables (what proofs are served from) hold the tree of the stored events."""
-    if _lagging(app, app.log_catchup):
+    if _lagging(app, app.log_integration):
         return []  # the log's views have not read the whole store (a read-only copy): nothing to compare
     tree = app.log_tree(year)
     size = tree.size()

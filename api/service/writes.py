@@ -9,8 +9,8 @@ refuses (disk full, read-only) is `Unavailable` (503): the transaction rolled ba
 was recorded, and `write_failure` says so to /health until a save succeeds again.
 
 Every hash-chained event is signed by the service's log key just before it is stored, and every
-write's receipt gains its `log` entry (leaf index, signed checkpoint, inclusion proof) once the
-Merkle log has caught up, which the write path does itself (a log-only catch-up, no scoring).
+write's receipt carries its `log` entry (leaf index, signed checkpoint, inclusion proof): the Merkle
+log takes the events in the same transaction that stores them (api.service.log_integration).
 """
 
 from __future__ import annotations
@@ -156,9 +156,8 @@ class WritePath:
             with self._write_lock:
                 response = self._write_once_saved(actor, fingerprint, build, idempotency_key, hint)
                 if self._batch is not None:
-                    return response  # the batch saves, then answers with one log catch-up for all
-            # Outside the write lock: the next write saves while this one's receipt is made (and one
-            # log catch-up then often covers several writes).
+                    return response  # the batch saves, then answers every command's receipt at once
+            # Outside the write lock: the next write saves while this one's receipt is made.
             return self._with_log(response)
         finally:
             if self.metrics is not None:
@@ -286,10 +285,9 @@ class WritePath:
                 raise
             finally:
                 self._batch = None
-        if saved:  # outside the write lock: one log catch-up, one checkpoint, one SELECT of proofs
-            caught_up = self._log_caught_up()
-            entries = self.log_entries([r[LAST_EVENT]["head"] for r in results if LAST_EVENT in r]) \
-                if caught_up else {}
+        if saved:  # outside the write lock: the batch's one checkpoint, one SELECT of proofs
+            entries = self.log_entries([r[LAST_EVENT]["head"] for r in results if LAST_EVENT in r],
+                                       integrated=self._integrated())
             return [self._with_log(r, entries=entries) for r in results]
         alone: list[dict[str, Any] | BaseException] = []
         for command in commands:
@@ -299,24 +297,21 @@ class WritePath:
                 alone.append(e)
         return alone
 
-    def _log_caught_up(self) -> bool:
-        if getattr(self, "log_catchup", None) is None:
-            return False
-        try:
-            self.log_catchup.run()
-        except Exception:  # noqa: BLE001 - the write is stored; its receipt then goes without a log entry
-            return False
-        return True
+    def _integrated(self) -> Any:
+        """What this thread's last save added to the Merkle log (None when the log is off)."""
+        integration = getattr(self, "recorder", None) and getattr(self.recorder, "integration", None)
+        return integration.take() if integration is not None else None
 
     def _with_log(self, response: dict[str, Any], entries: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The answer with its receipt's `log` entry: the last event the write recorded, in the log now
-        (`entries`: already made for a whole batch)."""
+        """The answer with its receipt's `log` entry: the last event the write recorded, in the log since
+        its commit (`entries`: already made for a whole batch)."""
         last = response.get(LAST_EVENT)
         answer = {k: v for k, v in response.items() if k != LAST_EVENT}
-        if last is None or getattr(self, "log_catchup", None) is None:
+        integrated = self._integrated()
+        if last is None or getattr(self.recorder, "integration", None) is None:
             return answer
         if entries is None:
-            entries = self.log_entries([last["head"]]) if self._log_caught_up() else {}
+            entries = self.log_entries([last["head"]], integrated=integrated)
         receipt = answer.get("receipt")
         answer["receipt"] = {**(receipt if isinstance(receipt, dict) else last), "log": entries.get(last["head"])}
         return answer
