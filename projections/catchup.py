@@ -52,6 +52,8 @@ class Projection(Protocol):
 class CatchUp:
     """Reads new notifications and hands them, decoded, to every projection behind them."""
 
+    reads_data = True  # whether the projections read an event's own fields (`Fact.data`)
+
     def __init__(self, app: Any, views: ViewStore, projections: Sequence[Projection]):
         self.app = app
         self.views = views
@@ -223,7 +225,7 @@ class CatchUp:
             district=known[2],
             recorded_at=recorded_at,
             actor=state.get("actor") or {},
-            data={k: v for k, v in state.items() if k not in STANDARD_FIELDS},
+            data={k: v for k, v in state.items() if k not in STANDARD_FIELDS} if self.reads_data else {},
             hash=state.get("hash", ""),
             prev_hash=state.get("prev_hash", ""),
         )

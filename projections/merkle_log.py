@@ -70,6 +70,8 @@ class LogCatchUp(CatchUp):
     events it has just inserted, and needs only each event's class, hash and aggregate: it reads the stored
     JSON directly instead of building events."""
 
+    reads_data = False  # a leaf is the event's chain hash: its other fields are not the log's business
+
     def __init__(self, app: Any, views: Any, log: MerkleLog, events_table: str):
         super().__init__(app, views, [log])
         self.log = log
