@@ -19,7 +19,7 @@ def test_health_shows_each_projection_against_the_store_head(api, year_2018):
     api.totals()  # a read: the views have caught up with this process's write
     health = api.client.get("/health").json()
     assert health["status"] == "ok" and health["lag_events"] == 0
-    assert set(health["projections"]) == {"scoreboard", "audit_log", "cycle"}
+    assert set(health["projections"]) == {"scoreboard", "audit_log", "cycle", "merkle_log"}
     assert all(p == health["store_head"] for p in health["projections"].values())
 
 

@@ -41,6 +41,8 @@ def projection_state(service: Any) -> dict[str, Any]:
     """Each projection's position against the store's head, and how long the views have lagged."""
     head = service.recorder.max_notification_id() or 0
     positions = service.catchup.positions()
+    if service.log_integration is not None:  # the Merkle log: in step with every write, unless events came around it
+        positions.update(service.log_integration.positions())
     behind = max((head - p for p in positions.values()), default=0)
     runner = service.runner
     since = runner.behind_since if runner is not None else None
