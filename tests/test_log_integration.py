@@ -112,3 +112,23 @@ def _url(app) -> str:
     env = app.env
     return f"postgresql://{env.get('POSTGRES_USER')}@{env.get('POSTGRES_HOST')}:{env.get('POSTGRES_PORT')}/" \
            f"{env.get('POSTGRES_DBNAME')}"
+
+
+def test_a_freshly_started_service_saves_a_long_batch_with_its_leaves(app, year_2018):
+    """Regression: on PostgreSQL the log's statements run inside the library's pipeline; a fetch there once
+    read an earlier INSERT's result ("the last operation didn't produce records") on a cold cache."""
+    url = _url(app) if app.views.is_postgres else f"sqlite:///{app.env.get('SQLITE_DBNAME')}"
+    extra = {"POSTGRES_SCHEMA": app.env.get("POSTGRES_SCHEMA")} if app.views.is_postgres else {}
+    for _ in range(3):
+        fresh = build(url, follow=False, **extra)  # nothing of the store in its memory
+        try:
+            answer = fresh.record_findings(OFFICE, year=YEAR, findings=[
+                {"district": DISTRICTS[i % len(DISTRICTS)], "clause": "8.2.b", "occurred_on": "2018-05-01"}
+                for i in range(60)])
+            last = proven(fresh, answer["receipt"])
+            heads = [row["receipt"]["head"] for row in answer["findings"]]
+            rows = fresh.views.query(f"SELECT idx FROM view_log_leaves WHERE hash IN ({', '.join('?' * 60)})", heads)
+            assert sorted(int(r[0]) for r in rows) == list(range(last - 59, last + 1))
+        finally:
+            fresh.close()
+    assert app.verify(YEAR)["ok"]

@@ -178,8 +178,6 @@ class LoggedPostgresRecorder(PostgresApplicationRecorder):
         return _around(integration, lambda: self._insert_logged(integration, stored_events, **kwargs))
 
     def _insert_logged(self, integration: LogIntegration, stored_events: Sequence[Any], **kwargs: Any) -> Any:
-        from psycopg.rows import tuple_row
-
         error: Exception | None = None
         ids = None
         with self.datastore.get_connection() as conn, conn.transaction():
@@ -187,18 +185,36 @@ class LoggedPostgresRecorder(PostgresApplicationRecorder):
                 with conn.cursor() as curs:
                     self._insert_events(curs, stored_events, **kwargs)
                 if stored_events:
-                    with conn.cursor() as curs, conn.cursor(row_factory=tuple_row) as log_cursor:
+                    with conn.cursor() as curs:
                         try:
                             self._insert_stored_events(curs, stored_events, **kwargs)
                             pipeline.sync()  # a conflict raises here, before the log is touched
                             ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-                            integration.in_transaction(Transaction.over(log_cursor, is_postgres=True),
+                            integration.in_transaction(Transaction.over(_Statements(conn), is_postgres=True),
                                                        notifications(ids, stored_events))
                         except Exception as e:  # raised once the pipeline is closed (psycopg warns otherwise)
                             error = e
             if error is not None:
                 raise error  # inside the transaction: nothing of it is committed
         return ids
+
+
+class _Statements:
+    """A psycopg connection in pipeline mode as `Transaction.over` wants it: a fresh cursor (rows as tuples)
+    for each statement. In pipeline mode a fetch syncs and reads the results in order; sharing one cursor
+    between statements could hand a fetch the result of an earlier INSERT."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        from psycopg.rows import tuple_row
+
+        return self.conn.cursor(row_factory=tuple_row).execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(sql, rows)
 
 
 RECORDERS = {"sqlite": f"{__name__}:LoggedSQLiteRecorder", "postgres": f"{__name__}:LoggedPostgresRecorder"}
