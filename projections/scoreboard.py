@@ -12,16 +12,18 @@ Histories are kept in memory between catch-ups, checked by ledger version; one t
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Container, Sequence
 
+from domain.findings import Finding
 from domain.lifecycle import Dispute, DistrictHistory
 from domain.rubric import Rubric
-from domain.scoring import DistrictScore, counted_shares
+from domain.scoring import ClauseScore, counted_shares
 from projections import cycle
 from projections.catchup import Fact, dumps
 from projections.store import Transaction, ViewStore
 
 CACHED_DISTRICTS = 5000
+SHOWN = 10  # findings a clause of a breakdown lists at most, beyond the counted ones (see shown_findings)
 INSERT_FINDING = (
     "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING"
@@ -72,7 +74,7 @@ class Scoreboard:
         for year, district, ledger, version in lagging:
             history = self._history_at(ledger, version)
             rubric = self.rubric_of_year(year)
-            result = breakdown(rubric, district, history.score(rubric), set(history.signed))
+            result = breakdown(rubric, district, history)
             # The ranking reads only this small summary.
             summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
                        "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
@@ -170,8 +172,14 @@ class Scoreboard:
              dispute.filed_at, dumps(dispute.filed_by), fact.position))
 
 
-def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[str]) -> dict[str, Any]:
-    """The engine's result as plain data (decimals kept as text, exact) for views and the API."""
+def breakdown(rubric: Rubric, district: str, history: DistrictHistory, *, every: bool = False) -> dict[str, Any]:
+    """The district's scores as plain data (decimals kept as text, exact) for views and the API.
+
+    Its size depends on the rubric, not on the history: each clause names at most `SHOWN` of its
+    findings (see `shown_findings`) and says how many it has; `every=True` names them all.
+    """
+    score = history.score(rubric)
+    signed = history.signed
     return {
         "district": district,
         "total": str(score.total),
@@ -184,15 +192,7 @@ def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[s
                         "id": i.id, "name": i.name, "points": str(i.points), "score": str(i.score),
                         "deduction": str(i.deduction), "signed_off": i.id in signed,
                         "exempt": i.exempt, "gated": i.gated,
-                        "clauses": [
-                            {
-                                "id": cl.id, "deduction": str(cl.deduction), "exempt": cl.exempt,
-                                "findings": [f.id for f in cl.findings], "counted": list(cl.counted),
-                                "shares": {fid: str(share) for fid, share
-                                           in counted_shares(rubric.clause(cl.id), cl).items()},
-                            }
-                            for cl in i.clauses
-                        ],
+                        "clauses": [_clause(rubric, cl, history, every) for cl in i.clauses],
                     }
                     for i in c.indicators
                 ],
@@ -200,3 +200,29 @@ def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[s
             for c in score.categories
         ],
     }
+
+
+def _clause(rubric: Rubric, cl: ClauseScore, history: DistrictHistory, every: bool) -> dict[str, Any]:
+    recorded = history.by_clause.get(cl.id, ())
+    return {
+        "id": cl.id, "deduction": str(cl.deduction), "exempt": cl.exempt,
+        "findings": shown_findings(cl, recorded, history.ended, every), "findings_total": len(recorded),
+        "counted": list(cl.counted),
+        "shares": {fid: str(share) for fid, share in counted_shares(rubric.clause(cl.id), cl).items()},
+    }
+
+
+def shown_findings(cl: ClauseScore, recorded: Sequence[Finding], ended: Container[str], every: bool) -> list[str]:
+    """The findings a clause lists: the live ones (oldest first), then those retracted or overturned, so
+    the district sees what was taken back and why. A clause with more than `SHOWN` lists the ones its
+    deduction rests on and the newest others up to `SHOWN` (a read then costs the same at 10 findings
+    or 3,000); `every` lists them all."""
+    if every or len(recorded) <= SHOWN:
+        keep = None
+    else:
+        counted = set(cl.counted)
+        others = [f.id for f in recorded if f.id not in counted]
+        room = SHOWN - len(counted)
+        keep = counted.union(others[-room:] if room > 0 else ())
+    live = [f.id for f in cl.findings if keep is None or f.id in keep]
+    return live + [f.id for f in recorded if f.id in ended and (keep is None or f.id in keep)]

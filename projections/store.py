@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
-SCHEMA_VERSION = 6  # bump when a view table changes shape or meaning (views rebuild)
+SCHEMA_VERSION = 7  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",

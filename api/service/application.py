@@ -8,6 +8,8 @@ It is one `eventsourcing` Application assembled from small parts: the write path
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
@@ -59,7 +61,8 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self.init_write_path()
         self._rubrics: dict[int, Rubric] = {}
         self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
-        self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see ScoreReads.remembered
+        self._remembered: OrderedDict[tuple[str, int], tuple[int | None, Any]] = OrderedDict()  # ScoreReads.remembered
+        self._remembering = threading.Lock()
         # Set by bootstrap.build: the views, the catch-ups over them and the runner that drives them,
         # and the log's signer key.
         self.views: Any = None

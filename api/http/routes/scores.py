@@ -26,20 +26,30 @@ def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None,
                     media_type="application/json")
 
 
-def _bytes(model: m.Answer) -> bytes:
-    return model.model_dump_json().encode()
+def _bytes(model: m.Answer, exclude_unset: bool = False) -> bytes:
+    return model.model_dump_json(exclude_unset=exclude_unset).encode()
 
 
-def _json(model: m.Answer) -> Response:
-    return Response(_bytes(model), media_type="application/json")
+def _json(model: m.Answer, exclude_unset: bool = False) -> Response:
+    return Response(_bytes(model, exclude_unset), media_type="application/json")
 
 
 @router.get(YEAR + "/districts/{district}/score", response_model=m.Breakdown, response_model_exclude_unset=True)
 def district_score(year: int, district: str, service: Service, actor: CurrentActor, as_of: AsOf = None,
-                   after: ReadAfter = None) -> dict:
+                   findings: Annotated[Literal["shown", "all"], Query(
+                       description="`all`: every finding of every clause (by default a clause lists the counted "
+                                   "ones and its newest, at most 10, and gives `findings_total`)")] = "shown",
+                   after: ReadAfter = None) -> Response:
     if after:
         service.year_info(year, after)
-    return service.district_score(actor, year, district, as_of=as_of)
+    if as_of or findings == "all":
+        return _json(m.Breakdown.model_validate(
+            service.district_score(actor, year, district, as_of=as_of, every_finding=findings == "all")),
+            exclude_unset=True)
+    service.district_of(actor, year, district)  # the role and the district checked before anything is remembered
+    # Kept until the views move on, like the ranking: a district's page is read far more often than written.
+    return Response(service.remembered(f"score/{district}", year, lambda: _bytes(m.Breakdown.model_validate(
+        service.district_score(actor, year, district)), exclude_unset=True)), media_type="application/json")
 
 
 @router.get(YEAR + "/districts/{district}/score/diff", response_model=m.ScoreDifference)
