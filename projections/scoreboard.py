@@ -71,6 +71,12 @@ class Scoreboard:
 
     def settle_in(self, tx: Transaction) -> int:
         lagging = tx.query("SELECT year, district, aggregate_id, version FROM view_districts WHERE scored < version")
+        if not lagging:
+            return 0
+        # Stamped with how far the scoreboard has read: positions only grow, so "rescored since" is one
+        # indexed range (api.service.reads.ranking).
+        reached = tx.query("SELECT position FROM view_tracking WHERE projection = ?", (self.name,))
+        stamp = int(reached[0][0]) if reached else 0
         for year, district, ledger, version in lagging:
             history = self._history_at(ledger, version)
             rubric = self.rubric_of_year(year)
@@ -78,9 +84,9 @@ class Scoreboard:
             # The ranking reads only this small summary.
             summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
                        "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
-            tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ? "
+            tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ?, scored_at = ? "
                        "WHERE year = ? AND district = ? AND version = ?",
-                       (result["total"], dumps(summary), dumps(result), version, year, district, version))
+                       (result["total"], dumps(summary), dumps(result), version, stamp, year, district, version))
         return len(lagging)
 
     def _history_at(self, ledger: str, version: int) -> DistrictHistory:

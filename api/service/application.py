@@ -63,6 +63,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
         self._remembered: OrderedDict[tuple[str, int], tuple[int | None, Any]] = OrderedDict()  # ScoreReads.remembered
         self._remembering = threading.Lock()
+        self._rankings: dict[int, Any] = {}  # year → its ranking kept in memory (ScoreReads.ranking)
         # Set by bootstrap.build: the views, the catch-ups over them and the runner that drives them,
         # and the log's signer key.
         self.views: Any = None
@@ -138,6 +139,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._remembered.clear()
         # The log's tables are views too: rebuilt in the same swap (never the signed checkpoints).
         self.catchup.rebuild([*self.new_projections(), MerkleLog()])
+        self._rankings.clear()  # the fresh views stamped their rows anew
         self.log_integration.forget()  # its memory belongs to the views before the swap
         self.log_integration.run()
         ranking = self.scores(self.system_actor, year)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query, Response
 from api.documents.audit_csv import audit_csv
 from api.http import models as m
 from api.http.deps import CurrentActor, ReadAfter
+from api.http.ranking_json import RankingJSON
 from api.shared import Service, attachment
 
 router = APIRouter()
+RANKING_JSON = RankingJSON()
 YEAR = "/years/{year}"
 AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/Shanghai) or datetime")]
 
@@ -20,9 +22,10 @@ AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/
 def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None, after: ReadAfter = None) -> Response:
     if as_of:
         return _json(m.Ranking.model_validate(service.scores(actor, year, as_of=as_of)))
-    ranking = service.scores(actor, year)  # checks the role before anything is remembered or answered
-    # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered).
-    return Response(service.remembered("scores.json", year, lambda: _bytes(m.Ranking.model_validate(ranking))),
+    service.ranking_reader(actor, year, after)  # the role checked before anything remembered is answered
+    # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered), and made
+    # again from the lines that changed (api.http.ranking_json).
+    return Response(service.remembered("scores.json", year, lambda: RANKING_JSON.render(*service.ranking(actor, year))),
                     media_type="application/json")
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
+from api.service.reads.ranking import RankedRow, YearRanking
 from domain.actors import Actor, require, require_reader_of
 from domain.chain import history_digest
 from domain.cycle import dispute_until
@@ -46,20 +47,16 @@ class ScoreReads:
     """Mixed into the application service; `self.views` is its read side."""
 
     def scores(self, actor: Actor, year: int, as_of: str | None = None) -> dict[str, Any]:
-        info = self.year_info(year)
-        require(actor, "read_ranking", stage=info["stage"])  # during 公示 every district reads the ranking
         bound = as_of_bound(as_of)
         if bound is None:
-            ranked = rank([loads(summary) for (summary,) in self.views.query(
-                "SELECT summary FROM view_districts WHERE year = ? AND summary IS NOT NULL", (year,))],
-                info["districts"])
-        else:
-            ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]], info["districts"])
-        final = info["closed"] and bound is None
+            head, rows = self.ranking(actor, year)
+            return {**head, "districts": [
+                {"district": r.district, "total": r.total, "rank": r.rank, "signed_off": r.signed_off,
+                 "categories": dict(r.categories)} for r in rows]}
+        info = self.ranking_reader(actor, year)
+        ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]], info["districts"])
         return {
-            "year": year, "final": final, "as_of": bound, "digest": self.digest(year) if final else None,
-            "log": self.final_log_head(year) if final else None,
-            "indicators": len(self.rubric_of_year(year).indicators),
+            **self._ranking_head(year, info, final=False, as_of=bound),
             "districts": [
                 {"district": r["district"], "total": Decimal(r["total"]), "rank": r["rank"],
                  "signed_off": r["signed_off"],
@@ -67,6 +64,26 @@ class ScoreReads:
                 for r in ranked
             ],
         }
+
+    def ranking(self, actor: Actor, year: int) -> tuple[dict[str, Any], list[RankedRow]]:
+        """The ranking now: its heading (year, final, digest …) and its rows, best first, from the ranking
+        this process keeps in memory (api.service.reads.ranking): a read after a write costs the rows it changed."""
+        info = self.ranking_reader(actor, year)
+        board = self._rankings.get(year)
+        if board is None or board.official_order != info["districts"]:
+            board = self._rankings[year] = YearRanking(year, info["districts"])
+        return self._ranking_head(year, info, final=info["closed"], as_of=None), board.read(self.views)
+
+    def ranking_reader(self, actor: Actor, year: int, after: int | None = None) -> dict[str, Any]:
+        """The year as `year_info` gives it, once the actor may read its ranking."""
+        info = self.year_info(year, after)
+        require(actor, "read_ranking", stage=info["stage"])  # during 公示 every district reads the ranking
+        return info
+
+    def _ranking_head(self, year: int, info: dict[str, Any], *, final: bool, as_of: str | None) -> dict[str, Any]:
+        return {"year": year, "final": final, "as_of": as_of, "digest": self.digest(year) if final else None,
+                "log": self.final_log_head(year) if final else None,
+                "indicators": len(self.rubric_of_year(year).indicators)}
 
     def remembered_now(self, name: str, year: int) -> Any:
         """The remembered answer if the views have not moved on since; None otherwise."""
