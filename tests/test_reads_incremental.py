@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.http import models as m
-from api.http.ranking_json import RankingJSON
+from api.http import ranking_json
 from api.service import KaoheApp
 from api.service.history import fast_histories
 from api.service.reads.scores import rank
@@ -136,7 +136,7 @@ class Service:
 @given(history=STEPS)
 def test_after_every_write_the_views_equal_a_fresh_fold(app, year_2018, few_shown, history):
     steps = Service(app)
-    renderer = RankingJSON()  # kept across writes, as the route keeps it
+    renderer = ranking_json.RankingJSON()  # kept across writes, as the route keeps it
     for step in history:
         steps.step(step)
         folded = fresh_fold(app)
@@ -144,7 +144,7 @@ def test_after_every_write_the_views_equal_a_fresh_fold(app, year_2018, few_show
             assert read_breakdown(app.district_score(ADMIN, YEAR, district)) == expected_breakdown(
                 result, folded_history)
         # The ranking kept in memory against every district rescored, and its JSON against the model's.
-        assert renderer.render(*app.ranking(OFFICE, YEAR)) == full_rescore(app, folded)
+        assert renderer.render(*app.ranking(OFFICE, YEAR, ranking_json.line)) == full_rescore(app, folded)
         ranked = rank([result for result, _ in folded.values()], list(DISTRICTS))
         assert [(r["district"], r["total"], r["rank"]) for r in app.scores(OFFICE, YEAR)["districts"]] == [
             (r["district"], Decimal(r["total"]), r["rank"]) for r in ranked]
@@ -215,3 +215,41 @@ def test_a_clause_with_many_findings_lists_the_counted_and_the_newest(app, year_
     every = next(cl for c in api.get("中山区", f"/years/{YEAR}/districts/中山区/score", findings="all").json()[
         "categories"] for i in c["indicators"] for cl in i["clauses"] if cl["id"] == "8.3.c")
     assert [f["id"] for f in every["findings"]] == ids[1:] + ids[:1]  # live ones first, then the retracted
+
+
+class FakeViews:
+    """view_districts as the ranking reads it: (district, summary, scored_at) rows."""
+
+    def __init__(self):
+        self.rows: dict[str, tuple[str, int]] = {}
+
+    def query(self, sql: str, params: tuple) -> list[tuple]:
+        return [(d, summary, stamp) for d, (summary, stamp) in self.rows.items() if stamp > params[1]]
+
+
+MANY = [f"D{i}" for i in range(8)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(moves=st.lists(st.tuples(st.sampled_from(MANY), st.sampled_from(["100", "99.5", "99", "98.25"]),
+                                st.integers(0, 8)), min_size=1, max_size=30))
+def test_the_kept_ranking_and_its_pieces_equal_a_full_ranking_after_every_move(moves):
+    """Many districts, few totals (long ties): each move of one district against `rank()` and the model."""
+    import orjson
+
+    from api.service.reads.ranking import YearRanking
+
+    views, board, renderer = FakeViews(), YearRanking(YEAR, MANY, ranking_json.line), ranking_json.RankingJSON()
+    for stamp, (district, total, signed) in enumerate(moves, start=1):
+        summary = {"district": district, "total": total, "signed_off": signed,
+                   "categories": [{"id": "1", "score": total}]}
+        views.rows[district] = (orjson.dumps(summary).decode(), stamp)
+        ranked = board.read(views)
+        full = rank([orjson.loads(s) for s, _ in views.rows.values()], MANY)
+        assert [(r.district, r.total, place) for place, tie in ranked for r in tie.rows] == [
+            (r["district"], Decimal(r["total"]), r["rank"]) for r in full]
+        head = {"year": YEAR, "final": False, "as_of": None, "digest": None, "log": None, "indicators": 1}
+        assert renderer.render(head, ranked) == m.Ranking.model_validate({**head, "districts": [
+            {"district": r["district"], "total": Decimal(r["total"]), "rank": r["rank"],
+             "signed_off": r["signed_off"], "categories": {"1": Decimal(r["total"])}} for r in full]}
+        ).model_dump_json().encode()

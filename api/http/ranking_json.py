@@ -1,10 +1,10 @@
-"""The ranking's JSON, made again after a write from the rows that changed.
+"""The ranking's JSON, made again after a write from the lines that changed.
 
-Each district's line is rendered by the `RankRow` model once per rescoring (`RankedRow.stamp`)
-and kept as the bytes before and after its rank, so a write that moves one district re-renders
-that one line and splices every rank in: the other 2,999 lines are neither re-validated nor
-rounded again. The bytes equal the model's rendering of the whole `Ranking` (a test holds them
-equal after every write).
+Each district's line is rendered by the `RankRow` model once per rescoring (`line`) as the bytes
+before and after its rank; the ranking kept in memory glues a tie's lines together around the places
+where the rank goes (api.service.reads.ranking), so after a write the whole answer is one `bytes.join`
+per tie: the other districts are neither re-validated nor rounded again. The bytes equal the model's
+rendering of the whole `Ranking` (a test holds them equal after every write).
 """
 
 from __future__ import annotations
@@ -13,34 +13,35 @@ import threading
 from typing import Any
 
 from api.http import models as m
-from api.service.reads.ranking import RankedRow
+from api.service.reads.ranking import Row, Tie
 
 RANK = b',"rank":0,'  # where the rank goes in a rendered line (the model's field order: district, total, rank)
 DISTRICTS = b'"districts":[]'
 
 
+def line(row: Row) -> tuple[bytes, bytes]:
+    """A district's line of the ranking, before and after its rank."""
+    text = m.RankRow(district=row.district, total=row.total, rank=0, signed_off=row.signed_off,
+                     categories=row.categories).model_dump_json().encode()
+    start, rank, end = text.partition(RANK)
+    assert rank, text  # the model's field order changed: the rank would be lost
+    return start + b',"rank":', b"," + end
+
+
 class RankingJSON:
     def __init__(self) -> None:
-        self._lines: dict[tuple[int, str], tuple[int, bytes, bytes]] = {}  # (year, district) → stamp, before, after
-        self._lock = threading.Lock()
+        self._ties: dict[int, tuple[int, bytes]] = {}  # tie version → the rank it was rendered with, its bytes
+        self._lock = threading.Lock()  # request threads share it
 
-    def render(self, head: dict[str, Any], rows: list[RankedRow]) -> bytes:
+    def render(self, head: dict[str, Any], ranked: list[tuple[int, Tie]]) -> bytes:
+        """`head` and `ranked` as `ScoreReads.ranking(actor, year, line)` gives them."""
         before, _, after = m.Ranking.model_validate({**head, "districts": []}).model_dump_json().encode().partition(
             DISTRICTS)
-        year = head["year"]
-        lines = []
         with self._lock:
-            for row in rows:
-                line = self._lines.get((year, row.district))
-                if line is None or line[0] != row.stamp:
-                    line = self._lines[(year, row.district)] = (row.stamp, *self._line(row))
-                lines.append(b"%s%d%s" % (line[1], row.rank, line[2]))
-        return b"".join((before, b'"districts":[', b",".join(lines), b"]", after))
-
-    @staticmethod
-    def _line(row: RankedRow) -> tuple[bytes, bytes]:
-        text = m.RankRow(district=row.district, total=row.total, rank=0, signed_off=row.signed_off,
-                         categories=row.categories).model_dump_json().encode()
-        start, rank, end = text.partition(RANK)
-        assert rank, text  # the model's field order changed: the rank would be lost
-        return start + b',"rank":', b"," + end
+            kept, self._ties = self._ties, {}  # only this ranking's ties stay: a replaced version never returns
+            for rank, tie in ranked:
+                done = kept.get(tie.version)
+                self._ties[tie.version] = done if done and done[0] == rank else (
+                    rank, str(rank).encode().join(tie.pieces))
+            body = b",".join(self._ties[tie.version][1] for _, tie in ranked)
+        return b"".join((before, b'"districts":[', body, b"]", after))

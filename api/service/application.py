@@ -63,7 +63,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
         self._remembered: OrderedDict[tuple[str, int], tuple[int | None, Any]] = OrderedDict()  # ScoreReads.remembered
         self._remembering = threading.Lock()
-        self._rankings: dict[int, Any] = {}  # year → its ranking kept in memory (ScoreReads.ranking)
+        self._rankings: dict[tuple, Any] = {}  # (year, line) → its ranking kept in memory (ScoreReads.ranking)
         # Set by bootstrap.build: the views, the catch-ups over them and the runner that drives them,
         # and the log's signer key.
         self.views: Any = None
@@ -103,6 +103,11 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
     def catch_up(self) -> int:
         """Bring the views up to the store now (the command line, the runner, tests)."""
         return self.catchup.run()
+
+    def holds_own_writes(self) -> bool:
+        """Whether the views already show every write this process made (what `fresh` waits for), without waiting."""
+        reached = self.catchup.caught_up_to
+        return reached is not None and reached >= self.written_position
 
     def fresh(self, after: int | None = None) -> None:
         """Before a read: wait (bounded) until the views hold every write this process made, and `after`.

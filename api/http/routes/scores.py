@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Response
 from api.documents.audit_csv import audit_csv
 from api.http import models as m
 from api.http.deps import CurrentActor, ReadAfter
-from api.http.ranking_json import RankingJSON
+from api.http import ranking_json
 from api.shared import Service, attachment
 
 router = APIRouter()
-RANKING_JSON = RankingJSON()
+RANKING_JSON = ranking_json.RankingJSON()
 YEAR = "/years/{year}"
 AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/Shanghai) or datetime")]
 
@@ -25,8 +25,8 @@ def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None,
     service.ranking_reader(actor, year, after)  # the role checked before anything remembered is answered
     # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered), and made
     # again from the lines that changed (api.http.ranking_json).
-    return Response(service.remembered("scores.json", year, lambda: RANKING_JSON.render(*service.ranking(actor, year))),
-                    media_type="application/json")
+    return Response(service.remembered("scores.json", year, lambda: RANKING_JSON.render(
+        *service.ranking(actor, year, ranking_json.line))), media_type="application/json")
 
 
 def _bytes(model: m.Answer, exclude_unset: bool = False) -> bytes:

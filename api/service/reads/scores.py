@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from api.service.reads.ranking import RankedRow, YearRanking
+from api.service.reads.ranking import Line, Tie, YearRanking
 from domain.actors import Actor, require, require_reader_of
 from domain.chain import history_digest
 from domain.cycle import dispute_until
@@ -49,10 +49,10 @@ class ScoreReads:
     def scores(self, actor: Actor, year: int, as_of: str | None = None) -> dict[str, Any]:
         bound = as_of_bound(as_of)
         if bound is None:
-            head, rows = self.ranking(actor, year)
+            head, ranked = self.ranking(actor, year)
             return {**head, "districts": [
-                {"district": r.district, "total": r.total, "rank": r.rank, "signed_off": r.signed_off,
-                 "categories": dict(r.categories)} for r in rows]}
+                {"district": r.district, "total": r.total, "rank": rank, "signed_off": r.signed_off,
+                 "categories": dict(r.categories)} for rank, tie in ranked for r in tie.rows]}
         info = self.ranking_reader(actor, year)
         ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]], info["districts"])
         return {
@@ -65,13 +65,15 @@ class ScoreReads:
             ],
         }
 
-    def ranking(self, actor: Actor, year: int) -> tuple[dict[str, Any], list[RankedRow]]:
-        """The ranking now: its heading (year, final, digest …) and its rows, best first, from the ranking
-        this process keeps in memory (api.service.reads.ranking): a read after a write costs the rows it changed."""
+    def ranking(self, actor: Actor, year: int,
+                line: Line | None = None) -> tuple[dict[str, Any], list[tuple[int, Tie]]]:
+        """The ranking now: its heading (year, final, digest …) and its ties with their ranks, best first, from
+        the ranking this process keeps in memory (api.service.reads.ranking): a read after a write costs the
+        rows it changed. `line`: how a renderer renders a row (one kept ranking per renderer)."""
         info = self.ranking_reader(actor, year)
-        board = self._rankings.get(year)
+        board = self._rankings.get((year, line))
         if board is None or board.official_order != info["districts"]:
-            board = self._rankings[year] = YearRanking(year, info["districts"])
+            board = self._rankings[(year, line)] = YearRanking(year, info["districts"], line)
         return self._ranking_head(year, info, final=info["closed"], as_of=None), board.read(self.views)
 
     def ranking_reader(self, actor: Actor, year: int, after: int | None = None) -> dict[str, Any]:
@@ -85,9 +87,13 @@ class ScoreReads:
                 "log": self.final_log_head(year) if final else None,
                 "indicators": len(self.rubric_of_year(year).indicators)}
 
-    def remembered_now(self, name: str, year: int) -> Any:
-        """The remembered answer if the views have not moved on since; None otherwise."""
-        self.fresh()
+    def remembered_now(self, name: str, year: int, wait: bool = True) -> Any:
+        """The remembered answer if the views have not moved on since; None otherwise. `wait=False` (the event
+        loop's thread must not block): None as well while the views lag this process's own writes."""
+        if wait:
+            self.fresh()
+        elif not self.holds_own_writes():
+            return None
         hit = self._remembered.get((name, year))
         if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
             return hit[1]
