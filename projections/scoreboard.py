@@ -17,7 +17,7 @@ from typing import Any, Callable, Container, Sequence
 from domain.findings import Finding
 from domain.lifecycle import Dispute, DistrictHistory
 from domain.rubric import Rubric
-from domain.scoring import ClauseScore, counted_shares
+from domain.scoring import ClauseScore, IndicatorScore, counted_shares, score_grouped
 from projections import cycle
 from projections.catchup import Fact, dumps
 from projections.store import Transaction, ViewStore
@@ -186,6 +186,8 @@ def breakdown(rubric: Rubric, district: str, history: DistrictHistory, *, every:
     """
     score = history.score(rubric)
     signed = history.signed
+    clauses_of, clean, untouched = _untouched(rubric)
+    recorded = history.by_clause.keys()
     return {
         "district": district,
         "total": str(score.total),
@@ -194,18 +196,39 @@ def breakdown(rubric: Rubric, district: str, history: DistrictHistory, *, every:
             {
                 "id": c.id, "name": c.name, "points": str(c.points), "score": str(c.score),
                 "indicators": [
-                    {
-                        "id": i.id, "name": i.name, "points": str(i.points), "score": str(i.score),
-                        "deduction": str(i.deduction), "signed_off": i.id in signed,
-                        "exempt": i.exempt, "gated": i.gated,
-                        "clauses": [_clause(rubric, cl, history, every) for cl in i.clauses],
-                    }
+                    # An indicator nothing was ever recorded on reads the same in every district: built once.
+                    untouched[(i.id, i.id in signed)] if i is clean[i.id] and recorded.isdisjoint(clauses_of[i.id])
+                    else _indicator(rubric, i, i.id in signed, history, every)
                     for i in c.indicators
                 ],
             }
             for c in score.categories
         ],
     }
+
+
+def _indicator(rubric: Rubric, i: IndicatorScore, signed: bool, history: DistrictHistory | None,
+               every: bool) -> dict[str, Any]:
+    return {
+        "id": i.id, "name": i.name, "points": str(i.points), "score": str(i.score),
+        "deduction": str(i.deduction), "signed_off": signed, "exempt": i.exempt, "gated": i.gated,
+        "clauses": [_clause(rubric, cl, history or DistrictHistory(), every) for cl in i.clauses],
+    }
+
+
+def _untouched(rubric: Rubric) -> tuple[dict[str, frozenset[str]], dict[str, IndicatorScore],
+                                        dict[tuple[str, bool], dict[str, Any]]]:
+    """Per indicator: its clause ids, the engine's result with no findings (one object, see
+    scoring.score_grouped), and its entry when nothing was recorded on it (signed off or not).
+    Shared by every breakdown of the rubric: readers that change a breakdown change a copy."""
+    cached = rubric.__dict__.get("_untouched_entries")
+    if cached is None:
+        clean = {i.id: i for i in score_grouped(rubric, {}).indicators}
+        cached = ({i.id: frozenset(cl.id for cl in i.clauses) for i in rubric.indicators}, clean,
+                  {(i.id, signed): _indicator(rubric, i, signed, None, False)
+                   for i in clean.values() for signed in (False, True)})
+        object.__setattr__(rubric, "_untouched_entries", cached)
+    return cached
 
 
 def _clause(rubric: Rubric, cl: ClauseScore, history: DistrictHistory, every: bool) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from domain.cycle import dispute_until
 from domain.errors import InvalidInput, NotFound
 from domain.lifecycle import DistrictHistory, FindingStatus
 from domain.text import iso_date, iso_datetime
-from projections.catchup import loads
+from projections.catchup import dumps, loads
 from projections.scoreboard import breakdown
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -180,7 +180,8 @@ class ScoreReads:
         history = DistrictHistory(details=True)
         for event, data, who, at in self.views.query(sql + " ORDER BY position", params):
             history.apply(event, {**loads(data), "actor": loads(who)}, at)
-        return breakdown(self.rubric_of_year(year), district, history, every=every_finding), history
+        # A copy: the reader fills it in, and a breakdown shares the parts nothing was recorded on.
+        return loads(dumps(breakdown(self.rubric_of_year(year), district, history, every=every_finding))), history
 
     def event_effects(self, actor: Actor, year: int, district: str) -> dict[int, Decimal]:
         """Store position of each of the district's ledger events → how far it moved the total
