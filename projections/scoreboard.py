@@ -39,7 +39,7 @@ class Scoreboard:
         self.rubric_of_year = rubric_of_year
         self.load_history = load_history
         self._histories: OrderedDict[str, DistrictHistory] = OrderedDict()  # ledger id → its history
-        self._touched: dict[str, int] = {}  # ledger id → version reached in this batch
+        self._touched: dict[str, tuple[int, int]] = {}  # ledger id → version and position reached in this batch
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
     # --- catching up -------------------------------------------------------------
@@ -52,8 +52,8 @@ class Scoreboard:
 
     def finish(self, tx: Transaction) -> None:
         self._flush(tx)
-        tx.executemany("UPDATE view_districts SET version = ? WHERE aggregate_id = ? AND version < ?",
-                       [(v, ledger, v) for ledger, v in self._touched.items()])
+        tx.executemany("UPDATE view_districts SET version = ?, touched_at = ? WHERE aggregate_id = ? AND version < ?",
+                       [(v, at, ledger, v) for ledger, (v, at) in self._touched.items()])
         self._touched.clear()
 
     def forget(self) -> None:
@@ -70,14 +70,11 @@ class Scoreboard:
             return self.settle_in(tx)
 
     def settle_in(self, tx: Transaction) -> int:
-        lagging = tx.query("SELECT year, district, aggregate_id, version FROM view_districts WHERE scored < version")
-        if not lagging:
-            return 0
-        # Stamped with how far the scoreboard has read: positions only grow, so "rescored since" is one
-        # indexed range (api.service.reads.ranking).
-        reached = tx.query("SELECT position FROM view_tracking WHERE projection = ?", (self.name,))
-        stamp = int(reached[0][0]) if reached else 0
-        for year, district, ledger, version in lagging:
+        lagging = tx.query("SELECT year, district, aggregate_id, version, touched_at FROM view_districts "
+                           "WHERE scored < version")
+        # Stamped with the position of the district's newest event: positions are projected in order, so
+        # "rescored since" is one indexed range (api.service.reads.ranking), and a rebuild stamps alike.
+        for year, district, ledger, version, stamp in lagging:
             history = self._history_at(ledger, version)
             rubric = self.rubric_of_year(year)
             result = breakdown(rubric, district, history)
@@ -122,9 +119,9 @@ class Scoreboard:
     def _on_ledger(self, tx: Transaction, fact: Fact) -> None:
         if fact.type == "Opened":
             tx.execute(
-                "INSERT INTO view_districts (year, district, rubric, aggregate_id, version, scored) "
-                "VALUES (?, ?, ?, ?, 1, 0) ON CONFLICT (year, district) DO NOTHING",
-                (fact.data["year"], fact.data["district"], fact.data["rubric"], fact.aggregate_id))
+                "INSERT INTO view_districts (year, district, rubric, aggregate_id, version, scored, touched_at) "
+                "VALUES (?, ?, ?, ?, 1, 0, ?) ON CONFLICT (year, district) DO NOTHING",
+                (fact.data["year"], fact.data["district"], fact.data["rubric"], fact.aggregate_id, fact.position))
             self._remember(fact.aggregate_id, DistrictHistory())
             self._histories[fact.aggregate_id].version = 1
             return
@@ -133,7 +130,7 @@ class Scoreboard:
             history = self.load_history(fact.aggregate_id, fact.version - 1)
         self._remember(fact.aggregate_id, history)
         history.apply(fact.type, {**fact.data, "actor": fact.actor}, fact.recorded_at, fact.version)
-        self._touched[fact.aggregate_id] = fact.version
+        self._touched[fact.aggregate_id] = (fact.version, fact.position)
         d = fact.data
         if fact.type == "FindingRecorded":
             detail = {k: d.get(k) for k in FINDING_DETAIL}

@@ -40,12 +40,13 @@ SCHEMA = [
         actor TEXT NOT NULL, PRIMARY KEY (year, district, indicator))""",
     # Per district: the ledger version the views reflect, and the scores computed at `scored`: its ranking
     # row (`summary`) and its breakdown, clause by clause with the findings behind each deduction (a size
-    # set by the rubric, not the history). `scored_at` is the scoreboard's position when it was last
-    # rescored, so a reader keeping the ranking in memory reads only the rows rescored since it last looked.
+    # set by the rubric, not the history). `touched_at`: the position of the district's newest event;
+    # `scored_at`: the same when its scores were computed, so a reader keeping the ranking in memory reads
+    # only the rows rescored since it last looked.
     """CREATE TABLE IF NOT EXISTS view_districts (
         year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, aggregate_id TEXT NOT NULL,
         version BIGINT NOT NULL, scored BIGINT NOT NULL, total TEXT, summary TEXT, breakdown TEXT,
-        scored_at BIGINT, PRIMARY KEY (year, district))""",
+        touched_at BIGINT NOT NULL, scored_at BIGINT, PRIMARY KEY (year, district))""",
     "CREATE INDEX IF NOT EXISTS view_districts_rescored ON view_districts (year, scored_at)",
     """CREATE TABLE IF NOT EXISTS view_years (
         year INTEGER PRIMARY KEY, rubric TEXT NOT NULL, rubric_hash TEXT NOT NULL, districts TEXT NOT NULL,

@@ -1,6 +1,7 @@
 """A year's ranking kept in order in memory, brought up to date from the districts rescored since.
 
-The scoreboard stamps each district row it rescores with its position (`view_districts.scored_at`),
+The scoreboard stamps each district row it rescores with the position of the district's newest event
+(`view_districts.scored_at`; events are projected in order, so a later rescoring stamps higher),
 so after a write the ranking reads the one or few rows that changed and moves each to its new
 place: no other district is decoded, rescored or turned back into decimals. Districts with equal
 totals form a `Tie` (they share a rank, listed in the year's official order); a move replaces the
@@ -27,8 +28,8 @@ _versions = itertools.count(1)  # one sequence for every tie of every ranking: a
 
 
 class Row(NamedTuple):
-    """One district's line of the ranking, without its rank. `stamp`: the scoreboard position its scores were
-    computed at (a renderer may keep what it made of a row until the stamp moves on)."""
+    """One district's line of the ranking, without its rank. `stamp`: the position of the newest event its
+    scores include."""
 
     district: str
     total: Decimal
