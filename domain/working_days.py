@@ -6,6 +6,7 @@ Dispute windows and 公示 are counted in these days, on Asia/Shanghai dates.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -43,6 +44,7 @@ def is_working_day(day: date) -> bool:
         raise CalendarUnknown(day.year) from None
 
 
+@lru_cache(maxsize=4096)  # a breakdown asks this for every finding, most recorded on a few hundred days
 def add_working_days(day: date, n: int) -> date:
     """The n-th working day after `day` (`day` itself never counts); `day` itself when n == 0."""
     if n < 0:

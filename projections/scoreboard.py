@@ -12,16 +12,18 @@ Histories are kept in memory between catch-ups, checked by ledger version; one t
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Container, Sequence
 
+from domain.findings import Finding
 from domain.lifecycle import Dispute, DistrictHistory
 from domain.rubric import Rubric
-from domain.scoring import DistrictScore, counted_shares
+from domain.scoring import ClauseScore, IndicatorScore, counted_shares, score_grouped
 from projections import cycle
 from projections.catchup import Fact, dumps
 from projections.store import Transaction, ViewStore
 
 CACHED_DISTRICTS = 5000
+SHOWN = 10  # findings a clause of a breakdown lists at most, beyond the counted ones (see shown_findings)
 INSERT_FINDING = (
     "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING"
@@ -37,7 +39,7 @@ class Scoreboard:
         self.rubric_of_year = rubric_of_year
         self.load_history = load_history
         self._histories: OrderedDict[str, DistrictHistory] = OrderedDict()  # ledger id → its history
-        self._touched: dict[str, int] = {}  # ledger id → version reached in this batch
+        self._touched: dict[str, tuple[int, int]] = {}  # ledger id → version and position reached in this batch
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
     # --- catching up -------------------------------------------------------------
@@ -50,8 +52,8 @@ class Scoreboard:
 
     def finish(self, tx: Transaction) -> None:
         self._flush(tx)
-        tx.executemany("UPDATE view_districts SET version = ? WHERE aggregate_id = ? AND version < ?",
-                       [(v, ledger, v) for ledger, v in self._touched.items()])
+        tx.executemany("UPDATE view_districts SET version = ?, touched_at = ? WHERE aggregate_id = ? AND version < ?",
+                       [(v, at, ledger, v) for ledger, (v, at) in self._touched.items()])
         self._touched.clear()
 
     def forget(self) -> None:
@@ -68,17 +70,20 @@ class Scoreboard:
             return self.settle_in(tx)
 
     def settle_in(self, tx: Transaction) -> int:
-        lagging = tx.query("SELECT year, district, aggregate_id, version FROM view_districts WHERE scored < version")
-        for year, district, ledger, version in lagging:
+        lagging = tx.query("SELECT year, district, aggregate_id, version, touched_at FROM view_districts "
+                           "WHERE scored < version")
+        # Stamped with the position of the district's newest event: positions are projected in order, so
+        # "rescored since" is one indexed range (api.service.reads.ranking), and a rebuild stamps alike.
+        for year, district, ledger, version, stamp in lagging:
             history = self._history_at(ledger, version)
             rubric = self.rubric_of_year(year)
-            result = breakdown(rubric, district, history.score(rubric), set(history.signed))
+            result = breakdown(rubric, district, history)
             # The ranking reads only this small summary.
             summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
                        "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
-            tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ? "
+            tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ?, scored_at = ? "
                        "WHERE year = ? AND district = ? AND version = ?",
-                       (result["total"], dumps(summary), dumps(result), version, year, district, version))
+                       (result["total"], dumps(summary), dumps(result), version, stamp, year, district, version))
         return len(lagging)
 
     def _history_at(self, ledger: str, version: int) -> DistrictHistory:
@@ -114,9 +119,9 @@ class Scoreboard:
     def _on_ledger(self, tx: Transaction, fact: Fact) -> None:
         if fact.type == "Opened":
             tx.execute(
-                "INSERT INTO view_districts (year, district, rubric, aggregate_id, version, scored) "
-                "VALUES (?, ?, ?, ?, 1, 0) ON CONFLICT (year, district) DO NOTHING",
-                (fact.data["year"], fact.data["district"], fact.data["rubric"], fact.aggregate_id))
+                "INSERT INTO view_districts (year, district, rubric, aggregate_id, version, scored, touched_at) "
+                "VALUES (?, ?, ?, ?, 1, 0, ?) ON CONFLICT (year, district) DO NOTHING",
+                (fact.data["year"], fact.data["district"], fact.data["rubric"], fact.aggregate_id, fact.position))
             self._remember(fact.aggregate_id, DistrictHistory())
             self._histories[fact.aggregate_id].version = 1
             return
@@ -125,7 +130,7 @@ class Scoreboard:
             history = self.load_history(fact.aggregate_id, fact.version - 1)
         self._remember(fact.aggregate_id, history)
         history.apply(fact.type, {**fact.data, "actor": fact.actor}, fact.recorded_at, fact.version)
-        self._touched[fact.aggregate_id] = fact.version
+        self._touched[fact.aggregate_id] = (fact.version, fact.position)
         d = fact.data
         if fact.type == "FindingRecorded":
             detail = {k: d.get(k) for k in FINDING_DETAIL}
@@ -170,8 +175,16 @@ class Scoreboard:
              dispute.filed_at, dumps(dispute.filed_by), fact.position))
 
 
-def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[str]) -> dict[str, Any]:
-    """The engine's result as plain data (decimals kept as text, exact) for views and the API."""
+def breakdown(rubric: Rubric, district: str, history: DistrictHistory, *, every: bool = False) -> dict[str, Any]:
+    """The district's scores as plain data (decimals kept as text, exact) for views and the API.
+
+    Its size depends on the rubric, not on the history: each clause names at most `SHOWN` of its
+    findings (see `shown_findings`) and says how many it has; `every=True` names them all.
+    """
+    score = history.score(rubric)
+    signed = history.signed
+    clauses_of, clean, untouched = _untouched(rubric)
+    recorded = history.by_clause.keys()
     return {
         "district": district,
         "total": str(score.total),
@@ -180,23 +193,62 @@ def breakdown(rubric: Rubric, district: str, score: DistrictScore, signed: set[s
             {
                 "id": c.id, "name": c.name, "points": str(c.points), "score": str(c.score),
                 "indicators": [
-                    {
-                        "id": i.id, "name": i.name, "points": str(i.points), "score": str(i.score),
-                        "deduction": str(i.deduction), "signed_off": i.id in signed,
-                        "exempt": i.exempt, "gated": i.gated,
-                        "clauses": [
-                            {
-                                "id": cl.id, "deduction": str(cl.deduction), "exempt": cl.exempt,
-                                "findings": [f.id for f in cl.findings], "counted": list(cl.counted),
-                                "shares": {fid: str(share) for fid, share
-                                           in counted_shares(rubric.clause(cl.id), cl).items()},
-                            }
-                            for cl in i.clauses
-                        ],
-                    }
+                    # An indicator nothing was ever recorded on reads the same in every district: built once.
+                    untouched[(i.id, i.id in signed)] if i is clean[i.id] and recorded.isdisjoint(clauses_of[i.id])
+                    else _indicator(rubric, i, i.id in signed, history, every)
                     for i in c.indicators
                 ],
             }
             for c in score.categories
         ],
     }
+
+
+def _indicator(rubric: Rubric, i: IndicatorScore, signed: bool, history: DistrictHistory | None,
+               every: bool) -> dict[str, Any]:
+    return {
+        "id": i.id, "name": i.name, "points": str(i.points), "score": str(i.score),
+        "deduction": str(i.deduction), "signed_off": signed, "exempt": i.exempt, "gated": i.gated,
+        "clauses": [_clause(rubric, cl, history or DistrictHistory(), every) for cl in i.clauses],
+    }
+
+
+def _untouched(rubric: Rubric) -> tuple[dict[str, frozenset[str]], dict[str, IndicatorScore],
+                                        dict[tuple[str, bool], dict[str, Any]]]:
+    """Per indicator: its clause ids, the engine's result with no findings (one object, see
+    scoring.score_grouped), and its entry when nothing was recorded on it (signed off or not).
+    Shared by every breakdown of the rubric: readers that change a breakdown change a copy."""
+    cached = rubric.__dict__.get("_untouched_entries")
+    if cached is None:
+        clean = {i.id: i for i in score_grouped(rubric, {}).indicators}
+        cached = ({i.id: frozenset(cl.id for cl in i.clauses) for i in rubric.indicators}, clean,
+                  {(i.id, signed): _indicator(rubric, i, signed, None, False)
+                   for i in clean.values() for signed in (False, True)})
+        object.__setattr__(rubric, "_untouched_entries", cached)
+    return cached
+
+
+def _clause(rubric: Rubric, cl: ClauseScore, history: DistrictHistory, every: bool) -> dict[str, Any]:
+    recorded = history.by_clause.get(cl.id, ())
+    return {
+        "id": cl.id, "deduction": str(cl.deduction), "exempt": cl.exempt,
+        "findings": shown_findings(cl, recorded, history.ended, every), "findings_total": len(recorded),
+        "counted": list(cl.counted),
+        "shares": {fid: str(share) for fid, share in counted_shares(rubric.clause(cl.id), cl).items()},
+    }
+
+
+def shown_findings(cl: ClauseScore, recorded: Sequence[Finding], ended: Container[str], every: bool) -> list[str]:
+    """The findings a clause lists: the live ones (oldest first), then those retracted or overturned, so
+    the district sees what was taken back and why. A clause with more than `SHOWN` lists the ones its
+    deduction rests on and the newest others up to `SHOWN` (a read then costs the same at 10 findings
+    or 3,000); `every` lists them all."""
+    if every or len(recorded) <= SHOWN:
+        keep = None
+    else:
+        counted = set(cl.counted)
+        others = [f.id for f in recorded if f.id not in counted]
+        room = SHOWN - len(counted)
+        keep = counted.union(others[-room:] if room > 0 else ())
+    live = [f.id for f in cl.findings if keep is None or f.id in keep]
+    return live + [f.id for f in recorded if f.id in ended and (keep is None or f.id in keep)]

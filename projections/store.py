@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
-SCHEMA_VERSION = 6  # bump when a view table changes shape or meaning (views rebuild)
+SCHEMA_VERSION = 7  # bump when a view table changes shape or meaning (views rebuild)
 SCHEMA = [
     # How far each projection has read the store's notification log.
     "CREATE TABLE IF NOT EXISTS view_tracking (projection TEXT PRIMARY KEY, position BIGINT NOT NULL)",
@@ -38,11 +38,16 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS view_signoffs (
         year INTEGER NOT NULL, district TEXT NOT NULL, indicator TEXT NOT NULL, recorded_at TEXT NOT NULL,
         actor TEXT NOT NULL, PRIMARY KEY (year, district, indicator))""",
-    # Per district: the ledger version the views reflect, and the scores computed at `scored`.
+    # Per district: the ledger version the views reflect, and the scores computed at `scored`: its ranking
+    # row (`summary`) and its breakdown, clause by clause with the findings behind each deduction (a size
+    # set by the rubric, not the history). `touched_at`: the position of the district's newest event;
+    # `scored_at`: the same when its scores were computed, so a reader keeping the ranking in memory reads
+    # only the rows rescored since it last looked.
     """CREATE TABLE IF NOT EXISTS view_districts (
         year INTEGER NOT NULL, district TEXT NOT NULL, rubric TEXT NOT NULL, aggregate_id TEXT NOT NULL,
         version BIGINT NOT NULL, scored BIGINT NOT NULL, total TEXT, summary TEXT, breakdown TEXT,
-        PRIMARY KEY (year, district))""",
+        touched_at BIGINT NOT NULL, scored_at BIGINT, PRIMARY KEY (year, district))""",
+    "CREATE INDEX IF NOT EXISTS view_districts_rescored ON view_districts (year, scored_at)",
     """CREATE TABLE IF NOT EXISTS view_years (
         year INTEGER PRIMARY KEY, rubric TEXT NOT NULL, rubric_hash TEXT NOT NULL, districts TEXT NOT NULL,
         opened_at TEXT NOT NULL, closed_at TEXT, close_data TEXT)""",

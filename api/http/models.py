@@ -407,7 +407,9 @@ class ClauseResult(Answer):
     deduction: Points
     exempt: bool
     counted: list[str]
-    findings: list[FindingEntry]
+    findings: list[FindingEntry] = Field(description="the live findings, oldest first, then the retracted or "
+                                                     "overturned; beyond 10, the counted ones and the newest")
+    findings_total: int | None = Field(None, description="how many findings the clause has (live or not)")
 
 
 class IndicatorResult(Answer):

@@ -1,9 +1,11 @@
-"""Answers `GET /api/years/{y}/scores` from the remembered JSON, before FastAPI's routing.
+"""Answers `GET /api/years/{y}/scores` and `GET /api/years/{y}/districts/{d}/score` from the remembered
+JSON, before FastAPI's routing.
 
-The ranking is the busiest read at year end and its answer only changes when the store
-moves on (see `ScoreReads.remembered`). This pure ASGI middleware asks the same token lookup and role table as the route and sends the remembered bytes; anything else (no token,
-another role, a query string, nothing remembered yet) goes on to FastAPI unchanged, which
-answers it, errors included, the usual way.
+The ranking and the breakdowns are the busiest reads at year end and their answers only change
+when the store moves on (see `ScoreReads.remembered`). This pure ASGI middleware asks the same
+token lookup and role table as the routes and sends the remembered bytes; anything else (no
+token, another role, a query string, `Kaohe-Read-After`, nothing remembered yet) goes on to
+FastAPI unchanged, which answers it, errors included, the usual way.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import re
 from typing import Any, Awaitable, Callable
 
 from api.http.deps import actor_for_authorization
-from domain.actors import can
+from domain.actors import Actor, can, can_read_district
 
 SCORES = re.compile(r"/api/years/(\d{4})/scores")
+BREAKDOWN = re.compile(r"/api/years/(\d{4})/districts/([^/]+)/score")
 JSON = [(b"content-type", b"application/json")]
 
 
@@ -24,8 +27,7 @@ class RememberedScores:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("query_string"):
-            match = SCORES.fullmatch(scope["path"])
-            body = self._remembered(scope, int(match[1])) if match else None
+            body = self._answer(scope)
             if body is not None:
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [*JSON, (b"content-length", str(len(body)).encode())]})
@@ -33,8 +35,21 @@ class RememberedScores:
                 return
         await self.app(scope, receive, send)
 
+    def _answer(self, scope: dict[str, Any]) -> bytes | None:
+        if any(k == b"kaohe-read-after" for k, _ in scope["headers"]):
+            return None  # the route waits for that position
+        match = SCORES.fullmatch(scope["path"])
+        if match:
+            return self._remembered(scope, int(match[1]), "scores.json", lambda actor: can(actor, "read_ranking"))
+        match = BREAKDOWN.fullmatch(scope["path"])
+        if match:
+            district = match[2]
+            return self._remembered(scope, int(match[1]), f"score/{district}",
+                                    lambda actor: can_read_district(actor, district))
+        return None
+
     @staticmethod
-    def _remembered(scope: dict[str, Any], year: int) -> bytes | None:
+    def _remembered(scope: dict[str, Any], year: int, name: str, may: Callable[[Actor], bool]) -> bytes | None:
         service = getattr(scope["app"].state, "kaohe", None)
         limiter = getattr(scope["app"].state, "auth_failures", None)
         if service is None or limiter is None:
@@ -43,6 +58,6 @@ class RememberedScores:
             return None  # blocked: FastAPI answers 429
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
         actor = actor_for_authorization(service, authorization)
-        if actor is None or not can(actor, "read_ranking"):
+        if actor is None or not may(actor):
             return None
-        return service.remembered_now("scores.json", year)
+        return service.remembered_now(name, year, wait=False)  # never block the event loop

@@ -8,6 +8,8 @@ It is one `eventsourcing` Application assembled from small parts: the write path
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
@@ -59,7 +61,9 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self.init_write_path()
         self._rubrics: dict[int, Rubric] = {}
         self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
-        self._remembered: dict[tuple[str, int], tuple[int | None, Any]] = {}  # see ScoreReads.remembered
+        self._remembered: OrderedDict[tuple[str, int], tuple[int | None, Any]] = OrderedDict()  # ScoreReads.remembered
+        self._remembering = threading.Lock()
+        self._rankings: dict[tuple, Any] = {}  # (year, line) → its ranking kept in memory (ScoreReads.ranking)
         # Set by bootstrap.build: the views, the catch-ups over them and the runner that drives them,
         # and the log's signer key.
         self.views: Any = None
@@ -100,6 +104,11 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         """Bring the views up to the store now (the command line, the runner, tests)."""
         return self.catchup.run()
 
+    def holds_own_writes(self) -> bool:
+        """Whether the views already show every write this process made (what `fresh` waits for), without waiting."""
+        reached = self.catchup.caught_up_to
+        return reached is not None and reached >= self.written_position
+
     def fresh(self, after: int | None = None) -> None:
         """Before a read: wait (bounded) until the views hold every write this process made, and `after`.
 
@@ -135,6 +144,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._remembered.clear()
         # The log's tables are views too: rebuilt in the same swap (never the signed checkpoints).
         self.catchup.rebuild([*self.new_projections(), MerkleLog()])
+        self._rankings.clear()  # the fresh views stamped their rows anew
         self.log_integration.forget()  # its memory belongs to the views before the swap
         self.log_integration.run()
         ranking = self.scores(self.system_actor, year)

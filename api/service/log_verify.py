@@ -148,7 +148,7 @@ def check_scores(app: Any, year: int | None) -> list[dict[str, Any]]:
         statuses = dict(app.views.query("SELECT finding_id, status FROM view_findings WHERE year = ?", (y,)))
         for district, history in fast_histories(app, y).items():
             where = {"aggregate": f"scores/{y}/{district}", "version": None, "position": None}
-            expected = breakdown(rubric, district, history.score(rubric), set(history.signed))
+            expected = breakdown(rubric, district, history)
             total, data = shown.get(district, (None, None))
             if total != expected["total"] or loads(data) != loads(dumps(expected)):
                 problems.append({**where, "problem": f"the views show {total} but the events give "

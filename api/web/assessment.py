@@ -54,7 +54,7 @@ def indicator_page(request: Request, service: KaoheApp, actor: Actor, year: int,
     if rubric_indicator not in my_indicators(actor, tree):
         raise Forbidden(f"{actor.name} 不是指标 {indicator_id}（{rubric_indicator['name']}）的责任部门"
                         f"（责任部门：{'、'.join(rubric_indicator['departments'])}）")
-    score = service.district_score(actor, year, district)
+    score = service.district_score(actor, year, district, every_finding=True)
     scored = next(i for c in score["categories"] for i in c["indicators"] if i["id"] == indicator_id)
     scored_clauses = {cl["id"]: cl for cl in scored["clauses"]}
     clauses = [{**cl, "scored": scored_clauses.get(cl["id"], {"deduction": "0", "findings": []})}
@@ -119,7 +119,7 @@ def retract_finding(request: Request, service: Service, form: Form, year: int, d
     values = {"reason": text(form, "reason")}
     back = f"/web/{year}/assess/{quote(district)}/{indicator_id}"
     if values["reason"] and not confirmed(form):
-        finding = next((f for c in service.district_score(actor, year, district)["categories"]
+        finding = next((f for c in service.district_score(actor, year, district, every_finding=True)["categories"]
                         for i in c["indicators"] for cl in i["clauses"] for f in cl["findings"]
                         if f["id"] == finding_id), None)
         if finding is None:
@@ -158,7 +158,7 @@ def finding_index(service: KaoheApp, actor: Actor, year: int, districts: set[str
     """finding id → the finding as the district's breakdown shows it (with the clause's label)."""
     index: dict[str, dict] = {}
     for d in sorted(districts):
-        for c in service.district_score(actor, year, d)["categories"]:
+        for c in service.district_score(actor, year, d, every_finding=True)["categories"]:
             for i in c["indicators"]:
                 for cl in i["clauses"]:
                     for f in cl["findings"]:

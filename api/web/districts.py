@@ -47,7 +47,7 @@ router = APIRouter(include_in_schema=False)
 @guarded
 def breakdown(request: Request, service: Service, year: int, district: str) -> Response:
     actor = signed_in(request, service)
-    score = service.district_score(actor, year, district)
+    score = service.district_score(actor, year, district, every_finding=True)
     tree = {i["id"]: i for c in service.rubric_tree(year)["categories"] for i in c["indicators"]}
     clauses = {cl["id"]: cl for i in tree.values() for cl in i["clauses"]}
     open_year = not service.year_info(year)["closed"]
@@ -81,7 +81,7 @@ def find_finding(score: dict, finding_id: str) -> tuple[dict, dict, dict]:
 
 def dispute_page(request: Request, service: KaoheApp, actor: Actor, year: int, district: str, finding_id: str,
                  status: int = 200, forms: dict | None = None) -> Response:
-    score = service.district_score(actor, year, district)
+    score = service.district_score(actor, year, district, every_finding=True)
     indicator_, clause, finding = find_finding(score, finding_id)
     tree = {cl["id"]: cl for c in service.rubric_tree(year)["categories"] for i in c["indicators"] for cl in i["clauses"]}
     return render(request, "dispute_form.html", actor, year, {

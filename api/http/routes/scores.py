@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query, Response
 from api.documents.audit_csv import audit_csv
 from api.http import models as m
 from api.http.deps import CurrentActor, ReadAfter
+from api.http import ranking_json
 from api.shared import Service, attachment
 
 router = APIRouter()
+RANKING_JSON = ranking_json.RankingJSON()
 YEAR = "/years/{year}"
 AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/Shanghai) or datetime")]
 
@@ -20,26 +22,37 @@ AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/
 def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None, after: ReadAfter = None) -> Response:
     if as_of:
         return _json(m.Ranking.model_validate(service.scores(actor, year, as_of=as_of)))
-    ranking = service.scores(actor, year)  # checks the role before anything is remembered or answered
-    # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered).
-    return Response(service.remembered("scores.json", year, lambda: _bytes(m.Ranking.model_validate(ranking))),
-                    media_type="application/json")
+    service.ranking_reader(actor, year, after)  # the role checked before anything remembered is answered
+    # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered), and made
+    # again from the lines that changed (api.http.ranking_json).
+    return Response(service.remembered("scores.json", year, lambda: RANKING_JSON.render(
+        *service.ranking(actor, year, ranking_json.line))), media_type="application/json")
 
 
-def _bytes(model: m.Answer) -> bytes:
-    return model.model_dump_json().encode()
+def _bytes(model: m.Answer, exclude_unset: bool = False) -> bytes:
+    return model.model_dump_json(exclude_unset=exclude_unset).encode()
 
 
-def _json(model: m.Answer) -> Response:
-    return Response(_bytes(model), media_type="application/json")
+def _json(model: m.Answer, exclude_unset: bool = False) -> Response:
+    return Response(_bytes(model, exclude_unset), media_type="application/json")
 
 
 @router.get(YEAR + "/districts/{district}/score", response_model=m.Breakdown, response_model_exclude_unset=True)
 def district_score(year: int, district: str, service: Service, actor: CurrentActor, as_of: AsOf = None,
-                   after: ReadAfter = None) -> dict:
+                   findings: Annotated[Literal["shown", "all"], Query(
+                       description="`all`: every finding of every clause (by default a clause lists the counted "
+                                   "ones and its newest, at most 10, and gives `findings_total`)")] = "shown",
+                   after: ReadAfter = None) -> Response:
     if after:
         service.year_info(year, after)
-    return service.district_score(actor, year, district, as_of=as_of)
+    if as_of or findings == "all":
+        return _json(m.Breakdown.model_validate(
+            service.district_score(actor, year, district, as_of=as_of, every_finding=findings == "all")),
+            exclude_unset=True)
+    service.district_of(actor, year, district)  # the role and the district checked before anything is remembered
+    # Kept until the views move on, like the ranking: a district's page is read far more often than written.
+    return Response(service.remembered(f"score/{district}", year, lambda: _bytes(m.Breakdown.model_validate(
+        service.district_score(actor, year, district)), exclude_unset=True)), media_type="application/json")
 
 
 @router.get(YEAR + "/districts/{district}/score/diff", response_model=m.ScoreDifference)

@@ -94,7 +94,7 @@ class DocumentReads:
 
     def statement_data(self, actor: Actor, year: int, district: str) -> dict[str, Any]:
         require_reader_of(actor, district)
-        score = self.district_score(actor, year, district)
+        score = self.district_score(actor, year, district, every_finding=True)
         place = None  # a district learns its rank with the ranking (公示, the 通报), not from its statement
         if can(actor, "read_ranking") or can(actor, "read_bulletin"):
             ranking = self.scores(self.system_actor, year)
@@ -136,7 +136,8 @@ class DocumentReads:
         require(reader, "export")
         ranking = self.scores(reader, year)
         # One 扣分明细 sheet per district in the 汇总's order: best first, ties in the official order.
-        breakdowns = [self.district_score(reader, year, row["district"]) for row in ranking["districts"]]
+        breakdowns = [self.district_score(reader, year, row["district"], every_finding=True)
+                      for row in ranking["districts"]]
         districts = self.year_info(year)["districts"]
         cycle = {"submissions": {d: self.district_submissions(reader, year, d) for d in districts},
                  "files": {d: self.evidence_files(reader, year, d) for d in districts}}

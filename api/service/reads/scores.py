@@ -11,16 +11,18 @@ from decimal import Decimal
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
+from api.service.reads.ranking import Line, Tie, YearRanking
 from domain.actors import Actor, require, require_reader_of
 from domain.chain import history_digest
 from domain.cycle import dispute_until
 from domain.errors import InvalidInput, NotFound
 from domain.lifecycle import DistrictHistory, FindingStatus
 from domain.text import iso_date, iso_datetime
-from projections.catchup import loads
+from projections.catchup import dumps, loads
 from projections.scoreboard import breakdown
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+REMEMBERED = 256  # answers kept by `remembered` (the ranking, the breakdowns read lately)
 
 
 def as_of_bound(value: str | None) -> str | None:
@@ -45,20 +47,16 @@ class ScoreReads:
     """Mixed into the application service; `self.views` is its read side."""
 
     def scores(self, actor: Actor, year: int, as_of: str | None = None) -> dict[str, Any]:
-        info = self.year_info(year)
-        require(actor, "read_ranking", stage=info["stage"])  # during 公示 every district reads the ranking
         bound = as_of_bound(as_of)
         if bound is None:
-            ranked = rank([loads(summary) for (summary,) in self.views.query(
-                "SELECT summary FROM view_districts WHERE year = ? AND summary IS NOT NULL", (year,))],
-                info["districts"])
-        else:
-            ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]], info["districts"])
-        final = info["closed"] and bound is None
+            head, ranked = self.ranking(actor, year)
+            return {**head, "districts": [
+                {"district": r.district, "total": r.total, "rank": rank, "signed_off": r.signed_off,
+                 "categories": dict(r.categories)} for rank, tie in ranked for r in tie.rows]}
+        info = self.ranking_reader(actor, year)
+        ranked = rank([self._breakdown_as_of(year, d, bound)[0] for d in info["districts"]], info["districts"])
         return {
-            "year": year, "final": final, "as_of": bound, "digest": self.digest(year) if final else None,
-            "log": self.final_log_head(year) if final else None,
-            "indicators": len(self.rubric_of_year(year).indicators),
+            **self._ranking_head(year, info, final=False, as_of=bound),
             "districts": [
                 {"district": r["district"], "total": Decimal(r["total"]), "rank": r["rank"],
                  "signed_off": r["signed_off"],
@@ -67,9 +65,35 @@ class ScoreReads:
             ],
         }
 
-    def remembered_now(self, name: str, year: int) -> Any:
-        """The remembered answer if the views have not moved on since; None otherwise."""
-        self.fresh()
+    def ranking(self, actor: Actor, year: int,
+                line: Line | None = None) -> tuple[dict[str, Any], list[tuple[int, Tie]]]:
+        """The ranking now: its heading (year, final, digest …) and its ties with their ranks, best first, from
+        the ranking this process keeps in memory (api.service.reads.ranking): a read after a write costs the
+        rows it changed. `line`: how a renderer renders a row (one kept ranking per renderer)."""
+        info = self.ranking_reader(actor, year)
+        board = self._rankings.get((year, line))
+        if board is None or board.official_order != info["districts"]:
+            board = self._rankings[(year, line)] = YearRanking(year, info["districts"], line)
+        return self._ranking_head(year, info, final=info["closed"], as_of=None), board.read(self.views)
+
+    def ranking_reader(self, actor: Actor, year: int, after: int | None = None) -> dict[str, Any]:
+        """The year as `year_info` gives it, once the actor may read its ranking."""
+        info = self.year_info(year, after)
+        require(actor, "read_ranking", stage=info["stage"])  # during 公示 every district reads the ranking
+        return info
+
+    def _ranking_head(self, year: int, info: dict[str, Any], *, final: bool, as_of: str | None) -> dict[str, Any]:
+        return {"year": year, "final": final, "as_of": as_of, "digest": self.digest(year) if final else None,
+                "log": self.final_log_head(year) if final else None,
+                "indicators": len(self.rubric_of_year(year).indicators)}
+
+    def remembered_now(self, name: str, year: int, wait: bool = True) -> Any:
+        """The remembered answer if the views have not moved on since; None otherwise. `wait=False` (the event
+        loop's thread must not block): None as well while the views lag this process's own writes."""
+        if wait:
+            self.fresh()
+        elif not self.holds_own_writes():
+            return None
         hit = self._remembered.get((name, year))
         if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
             return hit[1]
@@ -89,23 +113,43 @@ class ScoreReads:
             # content only costs a recomputation, a newer one would hide a write).
             position = self.catchup.caught_up_to
             value = compute()
-            self._remembered[(name, year)] = (position, value)
+            with self._remembering:  # request threads share it
+                self._remembered[(name, year)] = (position, value)
+                self._remembered.move_to_end((name, year))
+                while len(self._remembered) > REMEMBERED:  # one per district read: keep the recent ones
+                    self._remembered.popitem(last=False)
         return value
 
-    def district_score(self, actor: Actor, year: int, district: str, as_of: str | None = None) -> dict[str, Any]:
+    def district_of(self, actor: Actor, year: int, district: str) -> dict[str, Any]:
+        """The year as `year_info` gives it, once the actor may read this district's scores and the year has it."""
         require_reader_of(actor, district)
         info = self.year_info(year)
         if district not in info["districts"]:
             raise NotFound(f"{year} 年度没有被考核单位 {district!r} (unknown district)")
+        return info
+
+    def district_score(self, actor: Actor, year: int, district: str, as_of: str | None = None,
+                       every_finding: bool = False) -> dict[str, Any]:
+        """The district's breakdown: each clause with its deduction and the findings behind it.
+
+        Each clause lists at most a few findings beyond the counted ones and says how many it has
+        (projections.scoreboard.shown_findings), so a read costs the same whatever the history's
+        length; `every_finding` lists them all (pages and documents that show every finding).
+        """
+        info = self.district_of(actor, year, district)
         bound = as_of_bound(as_of)
-        if bound is None:
-            rows = self.views.query("SELECT breakdown FROM view_districts WHERE year = ? AND district = ?",
-                                    (year, district))
-            result = loads(rows[0][0]) if rows and rows[0][0] else self._breakdown_as_of(year, district, None)[0]
-            details = self._finding_details(year, district)
-        else:
-            result, history = self._breakdown_as_of(year, district, bound)
-            details = {fid: history.finding_view(fid) for fid in history.findings}
+        rows = [] if bound is not None or every_finding else self.views.query(
+            "SELECT breakdown FROM view_districts WHERE year = ? AND district = ?", (year, district))
+        if rows and rows[0][0]:
+            result = loads(rows[0][0])
+            details = self._finding_details([
+                fid for c in result["categories"] for i in c["indicators"] for cl in i["clauses"]
+                for fid in cl["findings"]])
+        else:  # as of an instant, every finding, or not scored yet: fold the audit log's events
+            result, history = self._breakdown_as_of(year, district, bound, every_finding)
+            details = {fid: history.finding_view(fid)
+                       for c in result["categories"] for i in c["indicators"] for cl in i["clauses"]
+                       for fid in cl["findings"]}
         rubric = self.rubric_of_year(year)
         publication = info["publication"]["ends_on"] if info["publication"] else None
         for category in result["categories"]:
@@ -114,16 +158,9 @@ class ScoreReads:
                     cl = rubric.clause(clause["id"])
                     clause.update(kind=cl.kind, label=cl.label, points=str(cl.points))
                     shares = clause.get("shares") or {}
-                    live = set(clause["findings"])
-                    # Live findings first (they carry the deduction), then the retracted or
-                    # overturned ones, so the district sees what was taken back and why.
-                    clause["findings"] = [
-                        {**details.get(fid, {"id": fid}), "counted": fid in clause["counted"]}
-                        for fid in clause["findings"]
-                    ] + [
-                        {**d, "counted": False} for d in details.values()
-                        if d.get("clause") == cl.id and d["id"] not in live
-                    ]
+                    counted = set(clause["counted"])
+                    clause["findings"] = [{**details.get(fid, {"id": fid}), "counted": fid in counted}
+                                          for fid in clause["findings"]]
                     for f in clause["findings"]:
                         f["points"] = shares.get(f["id"], "0")  # its share of the clause's deduction
                         if f.get("status") == FindingStatus.LIVE.value:
@@ -132,7 +169,8 @@ class ScoreReads:
         result.update(year=year, as_of=bound)
         return result
 
-    def _breakdown_as_of(self, year: int, district: str, bound: str | None) -> tuple[dict[str, Any], DistrictHistory]:
+    def _breakdown_as_of(self, year: int, district: str, bound: str | None,
+                         every_finding: bool = False) -> tuple[dict[str, Any], DistrictHistory]:
         """The district's breakdown and history from the audit log's events recorded up to `bound`."""
         sql = "SELECT type, data, actor, recorded_at FROM view_audit WHERE year = ? AND district = ? AND kind = ?"
         params: list[Any] = [year, district, "DistrictLedger"]
@@ -142,8 +180,8 @@ class ScoreReads:
         history = DistrictHistory(details=True)
         for event, data, who, at in self.views.query(sql + " ORDER BY position", params):
             history.apply(event, {**loads(data), "actor": loads(who)}, at)
-        rubric = self.rubric_of_year(year)
-        return breakdown(rubric, district, history.score(rubric), set(history.signed)), history
+        # A copy: the reader fills it in, and a breakdown shares the parts nothing was recorded on.
+        return loads(dumps(breakdown(self.rubric_of_year(year), district, history, every=every_finding))), history
 
     def event_effects(self, actor: Actor, year: int, district: str) -> dict[int, Decimal]:
         """Store position of each of the district's ledger events → how far it moved the total
@@ -163,10 +201,13 @@ class ScoreReads:
                 effects[position], before = after - before, after
         return effects
 
-    def _finding_details(self, year: int, district: str) -> dict[str, dict[str, Any]]:
+    def _finding_details(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The view rows of the findings `ids` (the ones a breakdown shows), as the breakdown lists them."""
+        if not ids:
+            return {}
         rows = self.views.query(
             "SELECT finding_id, clause, recorded_at, data, status, status_reason, dispute FROM view_findings "
-            "WHERE year = ? AND district = ? ORDER BY position", (year, district))
+            f"WHERE finding_id IN ({', '.join('?' * len(ids))})", ids)  # by key: not a scan of the district
         return {fid: {"id": fid, "clause": clause, "recorded_at": at, **loads(data), "status": status,
                       "status_reason": reason, "dispute": loads(dispute)}
                 for fid, clause, at, data, status, reason, dispute in rows}
