@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlparse
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
 
+from domain.lifecycle import DistrictHistory
+
 DEFAULT_URL = "sqlite:///./var/kaohe.sqlite3"
 
 
@@ -60,6 +62,23 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class DistrictHistoryAsText(Transcoding):
+    """A ledger's folded history in a snapshot (api.service.snapshots), as one JSON text.
+
+    One text, not nested JSON: the transcoder then walks a snapshot's few top-level values only,
+    never the thousands of findings inside (which orjson reads in C). Events never hold one.
+    """
+
+    type = DistrictHistory
+    name = "district_history"
+
+    def encode(self, obj: DistrictHistory) -> str:
+        return orjson.dumps(obj.to_state()).decode()
+
+    def decode(self, data: str) -> DistrictHistory:
+        return DistrictHistory.from_state(orjson.loads(data))
+
+
 class OrjsonTranscoder(JSONTranscoder):
     """The library's JSON format (tagged `_type_`/`_data_` objects), written and read by orjson.
 
@@ -70,7 +89,7 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def __init__(self) -> None:
         super().__init__()
-        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), DistrictHistoryAsText()):
             self.register(transcoding)
 
     def encode(self, obj: Any) -> bytes:
