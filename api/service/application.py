@@ -8,6 +8,7 @@ It is one `eventsourcing` Application assembled from small parts: the write path
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -116,6 +117,16 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
     def construct_repository(self) -> Repository:
         return SnapshotRepository.taking_over(super().construct_repository(), self.snapshot_interval,
                                               self.snapshotter.request)
+
+    def write_lock_for_snapshots(self) -> Any:
+        """SQLite: the write path's lock (one writer connection per process); PostgreSQL: none needed."""
+        return nullcontext() if self.views.is_postgres else self._write_lock
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        # The commands already hold it (writes.py); a save from elsewhere (a bulk fill) must too, so the
+        # snapshotter's writes (which take it) never share SQLite's one writer connection with a save.
+        with self._write_lock:
+            return super().save(*objs, **kwargs)
 
     def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
         """After a save: a ledger this save took past a multiple of the interval is snapshotted, in the background."""

@@ -21,7 +21,8 @@ import logging
 import threading
 from dataclasses import replace
 from itertools import chain
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
@@ -193,13 +194,22 @@ class Snapshotter:
                 log.warning("snapshot of %s at version %s not taken: %s", aggregate_id, version, self.failed)
 
     def take(self, aggregate_id: UUID, version: int) -> None:
-        """The ledger at `version`, rebuilt from the store and sealed into the snapshot table; older ones deleted."""
-        try:
-            self.app.take_snapshot(aggregate_id, version=version)
-            self.taken += 1
-        except IntegrityError:
-            pass  # already there (asked twice, or another process took it)
-        prune(self.app, aggregate_id, version)
+        """The ledger at `version`, rebuilt from the store and sealed into the snapshot table; older ones deleted.
+
+        As the library's `take_snapshot`, but encoded and sealed before the write lock is taken: on SQLite the
+        process has one writer connection, which a command's save must never wait for (nor time out on) while a
+        snapshot of thousands of findings is encoded.
+        """
+        app = self.app
+        ledger = app.repository.get(aggregate_id, version=version)
+        row = app.snapshots.mapper.to_stored_event(type(ledger).Snapshot.take(ledger))
+        with app.write_lock_for_snapshots():
+            try:
+                app.snapshots.recorder.insert_events([row])
+                self.taken += 1
+            except IntegrityError:
+                pass  # already there (asked twice, or another process took it)
+            prune(app, aggregate_id, version)
 
 
 # --- the snapshot table, by SQL (the library's recorder reads one aggregate at a time) -----------
