@@ -8,9 +8,9 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from collections.abc import Iterator
 
 import orjson
 import pytest

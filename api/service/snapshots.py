@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from itertools import chain
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
