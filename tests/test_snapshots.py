@@ -276,7 +276,7 @@ def test_an_edited_snapshot_is_refused_on_load_and_caught_by_verify(store):
         long_history(app)
         row = newest_snapshot(app)
         # An insider "un-retracts" a finding in the snapshot table: the seal no longer matches the bytes.
-        replace_snapshot(app, row, edited(row, b'\\"retracted\\"', b'\\"live\\"'))
+        replace_snapshot(app, row, edited(row, b'"retracted"', b'"live"'))
         result = app.verify()
         assert not result["ok"]
         problem = result["problems"][0]
@@ -308,7 +308,7 @@ def test_a_resealed_forgery_is_refused_by_its_head_on_load_and_caught_by_verify(
     assert rejected == 1 and restored == folded and restored.head != "0" * 64
 
     with service(store) as app:  # head kept, content forged and resealed: loaded, but verify names it
-        replace_snapshot(app, row, reseal(edited(row, b'\\"retracted\\"', b'\\"live\\"')))
+        replace_snapshot(app, row, reseal(edited(row, b'"retracted"', b'"live"')))
         result = app.verify()
         assert not result["ok"] and "differs from the ledger folded from its events" in result["problems"][0]["problem"]
 
@@ -326,7 +326,7 @@ def test_the_command_line_verify_reports_an_edited_snapshot(tmp_path, monkeypatc
         path = url[len("sqlite:///"):]
         with sqlite3.connect(path) as db:
             db.execute("UPDATE stored_snapshots SET state = ? WHERE originator_version = ?",
-                       (edited(row, b'\\"retracted\\"', b'\\"live\\"'), row.originator_version))
+                       (edited(row, b'"retracted"', b'"live"'), row.originator_version))
         assert main(["verify", "--year", str(YEAR)]) == 1
         assert "snapshot" in capsys.readouterr().err
 
