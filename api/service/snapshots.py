@@ -28,7 +28,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.persistence import IntegrityError, Mapper, MapperDeserialisationError, StoredEvent
 
 from domain.ledger import DistrictLedger
 from domain.log_check import seal_snapshot, snapshot_seal_ok
@@ -130,6 +130,9 @@ class SnapshotRepository(Repository):
             found = list(self.snapshot_store.get(originator_id=aggregate_id, desc=True, limit=1, lte=version))
         except SnapshotRejected as e:
             self._reject(aggregate_id, None, str(e))
+            return None
+        except MapperDeserialisationError as e:  # sealed here but unreadable now (an older state format …)
+            self._reject(aggregate_id, None, f"it cannot be read: {e}")
             return None
         return found[0] if found else None
 
