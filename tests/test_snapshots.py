@@ -394,3 +394,18 @@ def test_a_read_only_verify_checks_the_snapshots_and_a_store_from_before_them_st
         assert looked.repository.get(ledger_id(YEAR, "中山区")).version == row.originator_version + 3
     finally:
         looked.close()
+
+
+def test_snapshots_asked_together_are_stored_together_and_one_already_there_is_skipped(store):
+    with service(store) as app:
+        app.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=["中山区", "西岗区"])
+        rows = [{"district": d, "clause": "8.2.b", "occurred_on": "2018-03-01"} for d in ("中山区", "西岗区")] * 5
+        app.record_findings(OFFICE, year=YEAR, findings=rows)  # one save takes both ledgers past version 5
+        assert app.snapshotter.flush() and app.snapshotter.taken == 2
+        assert {(r.originator_id, r.originator_version) for r in snapshots.stored(app)} == {
+            (ledger_id(YEAR, d), 6) for d in ("中山区", "西岗区")}
+        app.snapshotter.request(ledger_id(YEAR, "中山区"), 6)  # asked again (another process took it first)
+        app.snapshotter.request(ledger_id(YEAR, "西岗区"), 5)  # an older one: stored, then pruned away
+        assert app.snapshotter.flush() and app.snapshotter.failed is None
+        assert {(r.originator_id, r.originator_version) for r in snapshots.stored(app)} == {
+            (ledger_id(YEAR, d), 6) for d in ("中山区", "西岗区")}

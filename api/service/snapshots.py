@@ -16,6 +16,7 @@ few events after it instead of the whole history.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -34,6 +35,7 @@ from domain.ledger import DistrictLedger
 from domain.log_check import seal_snapshot, snapshot_seal_ok
 
 SNAPSHOT_INTERVAL = 100  # events; KAOHE_SNAPSHOT_INTERVAL overrides. A cold load folds at most this many events
+BATCH = 50  # snapshots stored in one transaction
 SEAL_END = b"\n"  # a stored snapshot is its seal, this byte, then the library's encoding of the snapshot
 log = logging.getLogger("kaohe.snapshots")
 
@@ -124,8 +126,8 @@ class SnapshotRepository(Repository):
         return aggregate
 
     def _snapshot(self, aggregate_id: Any, version: int | None) -> Snapshot | None:
-        if self.snapshot_store is None:
-            return None
+        if self.snapshot_store is None or self.snapshot_store.mapper.keys.log_verifier() is None:
+            return None  # off, or no key here to check a seal with (a copy opened without it): the events
         try:
             found = list(self.snapshot_store.get(originator_id=aggregate_id, desc=True, limit=1, lte=version))
         except SnapshotRejected as e:
@@ -198,31 +200,47 @@ class Snapshotter:
                 self._changed.wait_for(lambda: self._pending or self._stopped)
                 if self._stopped:
                     return
-                aggregate_id, version = self._pending.popitem()
+                asked = [self._pending.popitem() for _ in range(min(BATCH, len(self._pending)))]
                 self._busy = True
+            rows = []
+            for aggregate_id, version in asked:
+                try:
+                    rows.append(self.sealed(aggregate_id, version))
+                except Exception as e:  # noqa: BLE001 - a snapshot is an optimisation: the events stay the truth
+                    self._failed(f"{aggregate_id} at version {version}", e)
             try:
-                self.take(aggregate_id, version)
-            except Exception as e:  # noqa: BLE001 - a snapshot is an optimisation: the events stay the truth
-                self.failed = f"{type(e).__name__}: {e}"
-                log.warning("snapshot of %s at version %s not taken: %s", aggregate_id, version, self.failed)
+                if rows:
+                    self.store(rows)
+            except Exception as e:  # noqa: BLE001 - as above
+                self._failed(f"{len(rows)} ledger(s)", e)
 
-    def take(self, aggregate_id: UUID, version: int) -> None:
-        """The ledger at `version`, rebuilt from the store and sealed into the snapshot table; older ones deleted.
+    def _failed(self, what: str, e: Exception) -> None:
+        self.failed = f"{type(e).__name__}: {e}"
+        log.warning("snapshot of %s not taken: %s", what, self.failed)
 
-        As the library's `take_snapshot`, but encoded and sealed before the write lock is taken: on SQLite the
-        process has one writer connection, which a command's save must never wait for (nor time out on) while a
-        snapshot of thousands of findings is encoded.
+    def sealed(self, aggregate_id: UUID, version: int) -> StoredEvent:
+        """The ledger at `version` rebuilt from the store (as the library's `take_snapshot`), as a sealed row.
+
+        Outside the write lock: on SQLite the process has one writer connection, which a command's save must
+        never wait for (nor time out on) while a snapshot of thousands of findings is encoded.
         """
-        app = self.app
-        ledger = app.repository.get(aggregate_id, version=version)
-        row = app.snapshots.mapper.to_stored_event(type(ledger).Snapshot.take(ledger))
-        with app.write_lock_for_snapshots():
+        ledger = self.app.repository.get(aggregate_id, version=version)
+        return self.app.snapshots.mapper.to_stored_event(type(ledger).Snapshot.take(ledger))
+
+    def store(self, rows: list[StoredEvent]) -> None:
+        """Under the write lock: one transaction for the batch, one deleting the snapshots they replace (a
+        bulk fill asks for many at once: one commit each would double its commits)."""
+        recorder = self.app.snapshots.recorder
+        with self.app.write_lock_for_snapshots():
             try:
-                app.snapshots.recorder.insert_events([row])
-                self.taken += 1
-            except IntegrityError:
-                pass  # already there (asked twice, or another process took it)
-            prune(app, aggregate_id, version)
+                recorder.insert_events(rows)
+                self.taken += len(rows)
+            except IntegrityError:  # one is already there (asked twice, or another process took it)
+                for row in rows:
+                    with contextlib.suppress(IntegrityError):
+                        recorder.insert_events([row])
+                        self.taken += 1
+            prune(self.app, [row.originator_id for row in rows])
 
 
 # --- the snapshot table, by SQL (the library's recorder reads one aggregate at a time) -----------
@@ -239,12 +257,14 @@ def _id_param(app: Any, aggregate_id: UUID) -> Any:
     return aggregate_id if app.views.is_postgres else aggregate_id.hex  # as the library's recorders store it
 
 
-def prune(app: Any, aggregate_id: UUID, version: int) -> None:
+def prune(app: Any, ledgers: Iterable[UUID]) -> None:
     """Only the newest snapshot of a ledger is kept: older ones would only serve a historical load."""
     table, p = _table(app)
     with app.snapshots.recorder.datastore.transaction(commit=True) as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE originator_id = {p} AND originator_version < {p}",
-                       (_id_param(app, aggregate_id), version))
+        for aggregate_id in set(ledgers):
+            ledger = _id_param(app, aggregate_id)
+            cursor.execute(f"DELETE FROM {table} WHERE originator_id = {p} AND originator_version < "
+                           f"(SELECT MAX(originator_version) FROM {table} WHERE originator_id = {p})", (ledger, ledger))
 
 
 def stored(app: Any) -> list[StoredEvent]:
