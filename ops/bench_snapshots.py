@@ -50,8 +50,8 @@ def grow(app: KaoheApp, district: str, upto: int) -> None:
         try:
             app.save(ledger)
         except PersistenceError:
-            # Seen on PostgreSQL since the Merkle log joined the insert's transaction (main, 2026-12-02):
-            # "the last operation didn't produce records". Nothing was stored; build that save again.
+            # Seen on PostgreSQL before e1612dd (the integrated log's shared pipeline cursor): "the last
+            # operation didn't produce records". Nothing was stored; build that save again, and count it.
             refused += 1
             app.repository.cache.get(ledger.id, evict=True)
             ledger = app.repository.get(ledger.id)
