@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from domain.errors import InvalidInput
 from domain.rubric import Clause
@@ -35,6 +36,38 @@ class Finding(NamedTuple):
 
 NO_MEASURES: Mapping[str, Decimal] = MappingProxyType({})
 _new_tuple = tuple.__new__
+
+
+def findings_columns(findings: Iterable[Finding]) -> dict[str, Any]:
+    """Findings as JSON values by column (a snapshot of a long history is mostly findings): each field a list,
+    decimals as text, the few actors who recorded them listed once. `findings_of_columns` reads them back equal."""
+    rows = list(findings)
+    actors: list[Any] = []
+    seen: dict[str, int] = {}
+    refs = []
+    for f in rows:
+        key = repr(f.recorded_by)  # equal actors as the events wrote them (JSON values) print alike
+        ref = seen.get(key)
+        if ref is None:
+            ref = seen[key] = len(actors)
+            actors.append(f.recorded_by)
+        refs.append(ref)
+    return {"id": [f.id for f in rows], "clause": [f.clause for f in rows],
+            "occurred_on": [f.occurred_on for f in rows], "indicator": [f.indicator for f in rows],
+            "recorded_at": [f.recorded_at for f in rows], "actors": actors, "recorded_by": refs,
+            "measures": {str(i): {k: str(v) for k, v in f.measures.items()} for i, f in enumerate(rows) if f.measures}}
+
+
+def findings_of_columns(columns: Mapping[str, Any]) -> list[Finding]:
+    ids = columns["id"]
+    measures: list[Mapping[str, Decimal]] = [NO_MEASURES] * len(ids)
+    for i, values in columns["measures"].items():
+        measures[int(i)] = {k: Decimal(v) for k, v in values.items()}  # exactly as written
+    actors = columns["actors"]
+    by = [actors[ref] for ref in columns["recorded_by"]]
+    rows = zip(ids, columns["clause"], columns["occurred_on"], measures, columns["indicator"], by,
+               columns["recorded_at"], strict=True)
+    return list(map(_new_tuple, repeat(Finding), rows))
 
 
 def finding_from(data: Mapping[str, Any], recorded_at: str | None = None) -> Finding:

@@ -10,13 +10,15 @@ overturned dispute does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Mapping
 
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.evidence_types import file_reference, is_sha256, referenced_file
-from domain.findings import Finding, finding_from
+from domain.findings import Finding, finding_from, findings_columns, findings_of_columns
 from domain.rubric import Rubric
 from domain.scoring import DistrictScore, score_grouped
 
@@ -154,13 +156,16 @@ class DistrictHistory:
         """A FindingRecorded event (the hot path of a replay calls this directly)."""
         fid = d["finding_id"]
         finding = self.findings[fid] = finding_from(d, at)
+        self._file(finding)
+        if self.details is not None:
+            self.details[fid] = {k: d.get(k) for k in DETAIL_FIELDS}
+
+    def _file(self, finding: Finding) -> None:
         found = self.by_clause.get(finding.clause)
         if found is None:
             self.by_clause[finding.clause] = [finding]
         else:
             found.append(finding)
-        if self.details is not None:
-            self.details[fid] = {k: d.get(k) for k in DETAIL_FIELDS}
 
     def _retracted(self, d: Mapping[str, Any], at: str | None) -> None:
         self.ended[d["finding_id"]] = (FindingStatus.RETRACTED, d.get("reason"))
@@ -205,6 +210,57 @@ class DistrictHistory:
     def _uploaded(self, d: Mapping[str, Any], at: str | None) -> None:
         self.files.setdefault(d["sha256"], {"sha256": d["sha256"], "size": d["size"], "media_type": d["media_type"],
                                             "filename": d["filename"], "uploaded_at": at, "actor": d.get("actor")})
+
+    # --- a snapshot of the fold ----------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the fold holds, as JSON values (a ledger's snapshot); `from_state` reads it back equal.
+
+        `by_clause` is not written but filed again from the findings in history order, as `record` filed them.
+        """
+        return {
+            "format": STATE_FORMAT,
+            "version": self.version,
+            "findings": findings_columns(self.findings.values()),
+            "ended": {fid: [status.value, reason] for fid, (status, reason) in self.ended.items()},
+            "disputes": [_row(d) for d in self.disputes.values()],
+            "open_dispute": self.open_dispute,
+            "signed": self.signed,
+            "details": self.details,
+            "submissions": [_row(s) for s in self.submissions.values()],
+            "newest_submission": self.newest_submission,
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> DistrictHistory:
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"unknown district history state format {state.get('format')!r}")
+        history = cls()
+        history.version = state["version"]
+        found = findings_of_columns(state["findings"])
+        history.findings = {f.id: f for f in found}
+        history.by_clause = _by_clause(found)
+        history.ended = {fid: (FindingStatus(status), reason) for fid, (status, reason) in state["ended"].items()}
+        for row in state["disputes"]:
+            dispute = Dispute(*row)
+            dispute.status = DisputeStatus(dispute.status)
+            history.disputes[dispute.id] = dispute
+        history.open_dispute = dict(state["open_dispute"])
+        history.signed = dict(state["signed"])
+        history.details = state["details"]
+        history.submissions = {row[0]: Submission(*row) for row in state["submissions"]}
+        history.newest_submission = dict(state["newest_submission"])
+        history.files = dict(state["files"])
+        return history
+
+    def __eq__(self, other: object) -> bool:
+        """The same fold: every slot equal (a history restored from a snapshot against one folded from events)."""
+        if not isinstance(other, DistrictHistory):
+            return NotImplemented
+        return all(getattr(self, slot) == getattr(other, slot) for slot in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     # --- what the history says -----------------------------------------------------
 
@@ -326,6 +382,25 @@ class DistrictHistory:
         return {"id": f.id, "clause": f.clause, "recorded_at": f.recorded_at, "actor": f.recorded_by, **detail,
                 "status": self.status(finding_id).value, "status_reason": self.status_reason(finding_id),
                 "dispute": latest.summary() if latest else None}
+
+
+STATE_FORMAT = 1  # of `DistrictHistory.to_state`; a snapshot in another format is not read (the events are)
+
+
+def _by_clause(findings: list[Finding]) -> dict[str, list[Finding]]:
+    """Findings (history order) grouped by clause, as `record` files them one by one: each list oldest first, the
+    clauses in the order they first appear. In bulk (a stable sort), for a snapshot of thousands."""
+    ordered = sorted(findings, key=_clause)  # stable: each clause's findings stay in history order
+    groups = {clause: list(found) for clause, found in groupby(ordered, key=_clause)}
+    return {clause: groups[clause] for clause in dict.fromkeys(map(_clause, findings))}
+
+
+_clause = attrgetter("clause")
+
+
+def _row(item: Dispute | Submission) -> list:
+    """A dispute or submission as JSON values: its fields in declaration order (enums as their value)."""
+    return [v.value if isinstance(v, Enum) else v for v in (getattr(item, f.name) for f in fields(item))]
 
 
 _HANDLERS: dict[str, Callable[[DistrictHistory, Mapping[str, Any], str | None], None]] = {

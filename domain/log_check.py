@@ -16,6 +16,7 @@ from domain.chain import chain_hash
 from domain.signed_note import MalformedNote, Signer, Verifier, parse_checkpoint, parse_note
 
 EVENT_NOTE = "kaohe-event-signature\n{hash}\n"  # two lines: never a checkpoint (which has three or more)
+SNAPSHOT_NOTE = "kaohe-snapshot-seal {aggregate} {version} {digest}\n"
 
 
 class LogCheckFailed(Exception):
@@ -32,17 +33,43 @@ def event_note(chain_hash: str) -> str:
 
 def sign_event(signer: Signer, chain_hash: str) -> str:
     """base64(key id ‖ Ed25519 signature) of the event note: a C2SP signed-note signature, without the name."""
-    return signer.sign_line(event_note(chain_hash)).rstrip("\n").rsplit(" ", 1)[1]
+    return _signature(signer, event_note(chain_hash))
 
 
 def event_signature_ok(verifier: Verifier, chain_hash: str, signature: object) -> bool:
-    if not isinstance(signature, str) or not isinstance(chain_hash, str):
+    if not isinstance(chain_hash, str):
+        return False
+    return _signature_ok(verifier, event_note(chain_hash), signature)
+
+
+# --- the service's seal on each snapshot of a ledger (api.service.snapshots) -----------------
+
+def snapshot_note(aggregate: str, version: int, digest: str) -> str:
+    """One line (never an event note, which has two, nor a checkpoint, which has three or more)."""
+    return SNAPSHOT_NOTE.format(aggregate=aggregate, version=version, digest=digest)
+
+
+def seal_snapshot(signer: Signer, aggregate: str, version: int, digest: str) -> str:
+    """The seal of a snapshot: a signature over which ledger, which version and the sha256 of its stored bytes."""
+    return _signature(signer, snapshot_note(aggregate, version, digest))
+
+
+def snapshot_seal_ok(verifier: Verifier, aggregate: str, version: int, digest: str, seal: object) -> bool:
+    return _signature_ok(verifier, snapshot_note(aggregate, version, digest), seal)
+
+
+def _signature(signer: Signer, note: str) -> str:
+    return signer.sign_line(note).rstrip("\n").rsplit(" ", 1)[1]
+
+
+def _signature_ok(verifier: Verifier, note: str, signature: object) -> bool:
+    if not isinstance(signature, str):
         return False
     try:
         raw = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         return False
-    return len(raw) == 68 and raw[:4] == verifier.key_id and verifier.verify_signature(event_note(chain_hash), raw[4:])
+    return len(raw) == 68 and raw[:4] == verifier.key_id and verifier.verify_signature(note, raw[4:])
 
 
 # --- checkpoints and proofs ---------------------------------------------------------------

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from contextlib import nullcontext
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Transcoder
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
+from eventsourcing.persistence import EventStore, Transcoder
+from eventsourcing.utils import strtobool
 
 from api.service import history
 from api.service.commands.bulletin import BulletinCommands
@@ -31,6 +33,7 @@ from api.service.reads.documents import DocumentReads
 from api.service.reads.records import RecordReads
 from api.service.reads.scores import ScoreReads
 from api.service.rubric_files import load_rubric
+from api.service.snapshots import SNAPSHOT_INTERVAL, SnapshotMapper, SnapshotRepository, Snapshotter
 from api.service.storage import OrjsonTranscoder
 from api.service.writes import WritePath
 from domain.actors import require
@@ -55,8 +58,13 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         # so copying every cached aggregate on every get (O(history)) buys nothing.
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
+    # A cold load of a long ledger reads its newest snapshot, not its whole history (api.service.snapshots).
+    # IS_SNAPSHOTTING_ENABLED=n turns them off; KAOHE_SNAPSHOT_INTERVAL sets how many events apart they are.
+    is_snapshotting_enabled = True
 
     def __init__(self, env: dict[str, str] | None = None):
+        self.log_signer: Any = None  # read by the snapshot store the library builds in super().__init__
+        self.snapshotter = Snapshotter(self)
         super().__init__(env)
         self.init_write_path()
         self._rubrics: dict[int, Rubric] = {}
@@ -69,7 +77,6 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self.views: Any = None
         self.catchup: Any = None
         self.log_integration: Any = None
-        self.log_signer: Any = None
         self.runner: Any = None
         self.metrics: Any = None
         self.new_projections: Any = None  # () → fresh, empty projections (a rebuild fills them)
@@ -88,8 +95,59 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
 
+    # --- snapshots (api.service.snapshots) ------------------------------------------------
+
+    @property
+    def snapshot_interval(self) -> int:
+        return int(self.env.get("SNAPSHOT_INTERVAL") or SNAPSHOT_INTERVAL)
+
+    def construct_snapshot_store(self) -> EventStore | None:
+        if not strtobool(self.env.get("CREATE_TABLE") or "y") and not self._snapshot_table_exists():
+            return None  # a read-only look at a store from before snapshots: nothing to read, nothing to create
+        return self.factory.event_store(mapper=SnapshotMapper(self.mapper.transcoder, self),
+                                        recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+
+    def _snapshot_table_exists(self) -> bool:
+        datastore = self.recorder.datastore
+        if self.env.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
+            sql, args = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", ("stored_snapshots",)
+        else:
+            sql, args = "SELECT to_regclass(%s) IS NOT NULL AS found", (f'"{datastore.schema}".kaohe_snapshots',)
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+        return bool(row and (row["found"] if isinstance(row, dict) else row[0]))
+
+    def construct_repository(self) -> Repository:
+        return SnapshotRepository.taking_over(super().construct_repository(), self.snapshot_interval,
+                                              self.snapshotter.request)
+
+    def write_lock_for_snapshots(self) -> Any:
+        """SQLite: the write path's lock (one writer connection per process); PostgreSQL: none needed."""
+        return nullcontext() if self.views.is_postgres else self._write_lock
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        # The commands already hold it (writes.py); a save from elsewhere (a bulk fill) must too, so the
+        # snapshotter's writes (which take it) never share SQLite's one writer connection with a save.
+        with self._write_lock:
+            return super().save(*objs, **kwargs)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
+        """After a save: a ledger this save took past a multiple of the interval is snapshotted, in the background."""
+        if self.snapshots is None or self.log_signer is None:
+            return
+        interval = self.snapshot_interval
+        saved: dict[Any, int] = {}  # ledger id → its events in this save
+        for event in processing_event.events:
+            saved[event.originator_id] = saved.get(event.originator_id, 0) + 1
+        for aggregate_id, count in saved.items():
+            ledger = processing_event.aggregates.get(aggregate_id)
+            if isinstance(ledger, DistrictLedger) and ledger.version // interval > (ledger.version - count) // interval:
+                self.snapshotter.request(aggregate_id, ledger.version)
+
     def close(self) -> None:
         try:
+            self.snapshotter.stop()
             if self.runner is not None:
                 self.runner.stop()
             if self.views is not None:

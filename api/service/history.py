@@ -4,7 +4,8 @@
 stored state and checks the links, version by version, per aggregate. It also compares
 the chain heads with those the audit log has already seen, which catches a history cut
 short at its end (a deleted last event leaves no broken link behind it), and re-hashes the stored
-bytes of every uploaded 证明材料 file (api.service.evidence).
+bytes of every uploaded 证明材料 file (api.service.evidence). Snapshots are not history: the walk never reads
+them; each is then compared with its ledger folded from the events (api.service.snapshots).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from api.service.evidence import check_stored
-from api.service import log_verify
+from api.service import log_verify, snapshots
 from domain.chain import chain_hash, history_digest
 from domain.chained import ChainedAggregate
 from domain.ledger import DistrictLedger
@@ -108,6 +109,7 @@ def verify(app: Any, year: int | None = None) -> dict[str, Any]:
     problems.extend(_missing_since_seen(seen, chains))
     problems.extend(check_stored(app.views, uploads))
     problems.extend(_seen_twice(app))
+    problems.extend(snapshots.problems(app))  # after the chains, which are checked from the events alone
     if year is not None:
         mine = {a for a, c in chains.items() if c["year"] == year or c["year"] is None}
         chains = {a: c for a, c in chains.items() if a in mine}

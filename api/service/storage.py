@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlparse
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
 
+from domain.lifecycle import DistrictHistory
+
 DEFAULT_URL = "sqlite:///./var/kaohe.sqlite3"
 
 
@@ -60,6 +62,23 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class DistrictHistoryAsState(Transcoding):
+    """A ledger's folded history in a snapshot (api.service.snapshots), as the JSON values of its `to_state`.
+
+    The transcoder never walks inside a tagged value, so its thousands of findings are read by orjson alone
+    (in C) and handed to `from_state` as they are. Events never hold one.
+    """
+
+    type = DistrictHistory
+    name = "district_history"
+
+    def encode(self, obj: DistrictHistory) -> dict:
+        return obj.to_state()
+
+    def decode(self, data: dict) -> DistrictHistory:
+        return DistrictHistory.from_state(data)
+
+
 class OrjsonTranscoder(JSONTranscoder):
     """The library's JSON format (tagged `_type_`/`_data_` objects), written and read by orjson.
 
@@ -70,7 +89,7 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def __init__(self) -> None:
         super().__init__()
-        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), DistrictHistoryAsState()):
             self.register(transcoding)
 
     def encode(self, obj: Any) -> bytes:
