@@ -160,6 +160,21 @@ def head(schema: str) -> int:
         return int(conn.execute(f"SELECT COALESCE(MAX(notification_id), 0) FROM {schema}.kaohe_events").fetchone()[0])
 
 
+def caught_up(port: int, timeout: float = 120) -> tuple[float, int]:
+    """(seconds until /health shows the views at the store's head, events behind at the start)."""
+    import httpx
+
+    start = time.perf_counter()
+    first = None
+    while time.perf_counter() - start < timeout:
+        state = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()
+        first = state["lag_events"] if first is None else first
+        if state["lag_events"] == 0:
+            break
+        time.sleep(0.05)
+    return time.perf_counter() - start, first or 0
+
+
 def bench_workers(env: dict[str, str], workdir: str, schema: str, names: list[str], workers: int, writes: int,
                   mixed: int, office: str) -> dict[str, float]:
     rng = random.Random(workers)
@@ -180,6 +195,9 @@ def bench_workers(env: dict[str, str], workdir: str, schema: str, names: list[st
         rate = writes / elapsed
         say(f"[pg] {workers} worker(s): {writes:,} findings, {CLIENTS} clients: {rate:,.0f} findings/s "
             f"(p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms)")
+        lag, behind = caught_up(served.port)
+        say(f"[pg] {workers} worker(s): the views were {behind:,} events behind when the writes ended and caught up "
+            f"{lag:.1f} s later (the leader projects for every worker: reads wait for it)")
 
         async def both():
             return await asyncio.gather(run_load(served.port, office, mixed, finding, clients=CLIENTS // 2),
