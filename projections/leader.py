@@ -30,6 +30,7 @@ LEADER_LOCK = 20180620  # pg_try_advisory_lock(LEADER_LOCK, store_key): the stor
 CHANNEL = "kaohe_views"  # + the store's schema: channels are shared by every schema of a database
 SETTLED = "settled"  # the view_tracking row the leader writes: every projection read and scored this far
 RECHECK = 1.0  # seconds between looks at the SETTLED row (a missed notification is seen within this)
+TAKEOVER = 0.5  # seconds between a follower's asks for the leader's lock (a stopped leader is replaced within)
 
 
 class Leadership:
@@ -45,6 +46,7 @@ class Leadership:
         self.leading = False
         self._conn: Any = None
         self._checked = 0.0
+        self._asked = -TAKEOVER
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -71,6 +73,10 @@ class Leadership:
         try:
             conn = self._connection()
             if not self.leading:
+                now = time.monotonic()
+                if now - self._asked < TAKEOVER:
+                    return False
+                self._asked = now
                 self.leading = bool(conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
                                                  (LEADER_LOCK, store_key(self.env))).fetchone()[0])
                 if self.leading:
