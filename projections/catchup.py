@@ -143,6 +143,11 @@ class CatchUp:
             self._caught_up_to = reached
             self._reached.notify_all()
 
+    def followed(self, position: int) -> None:
+        """Another process (the store's leader, projections.leader) has caught the views up to `position`."""
+        if position > (self._caught_up_to or 0):
+            self._publish(position)
+
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wait (at most `timeout` seconds) until every projection has read `position`."""
         with self._reached:

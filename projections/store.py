@@ -10,6 +10,7 @@ import os
 import re
 import sqlite3
 import threading
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -90,6 +91,16 @@ VIEW_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (view_\w+)", "\n".jo
 VIEW_INDEXES = {name: sql for sql in SCHEMA for name in re.findall(r"CREATE INDEX IF NOT EXISTS (view_\w+)", sql)}
 SHADOW = "__next"
 READ_POOL = int(os.environ.get("KAOHE_VIEW_READ_CONNECTIONS", "8"))  # PostgreSQL connections for reads, per process
+
+
+VIEWS_LOCK = 20180619  # pg_advisory_xact_lock(VIEWS_LOCK, store_key): one view writer at a time per store
+
+
+def store_key(env: dict[str, str]) -> int:
+    """A signed 32-bit key naming one store in its PostgreSQL database (stores differ by schema), so two
+    stores sharing a database never wait for each other's advisory locks."""
+    schema = env.get("POSTGRES_SCHEMA") or "public"
+    return zlib.crc32(schema.encode()) - (1 << 31)
 
 
 def shadowed(sql: str) -> str:
@@ -199,8 +210,8 @@ class ViewStore:
         with self._lock:
             if self.is_postgres:
                 with self._conn.transaction():
-                    # One catch-up at a time across processes sharing the database.
-                    self._conn.execute("SELECT pg_advisory_xact_lock(20180619)")
+                    # One catch-up at a time across processes sharing the store.
+                    self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (VIEWS_LOCK, store_key(self.env)))
                     yield Transaction(self, rewrite)
             else:
                 self._conn.execute("BEGIN IMMEDIATE")

@@ -50,3 +50,16 @@ def store_url(kind: str, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
     finally:
         with psycopg.connect(_conninfo(), autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def leader_sessions(schema: str) -> int:
+    """Sessions holding the views' leader lock of the store in `schema` (projections.leader): 1 while servers run."""
+    import psycopg
+
+    from projections.leader import LEADER_LOCK
+    from projections.store import store_key
+
+    with psycopg.connect(_conninfo(), autocommit=True) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s AND objid = %s",
+            (LEADER_LOCK, store_key({"POSTGRES_SCHEMA": schema}) & 0xFFFFFFFF)).fetchone()[0]

@@ -14,7 +14,7 @@ import pytest
 from api.service import KaoheApp
 from api.service.log_keys import key_path
 from domain.actors import Actor
-from tests.stores import STORES, store_url
+from tests.stores import STORES, leader_sessions, store_url
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = Actor("管理员", "admin")
@@ -25,7 +25,9 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
     with store_url(kind, tmp_path) as (url, extra):
         # The writer finds its PostgreSQL schema as a user would: KAOHE_POSTGRES_SCHEMA.
         env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"KAOHE_{k}": v for k, v in extra.items()}}
-        app = KaoheApp.from_url(url, **extra)
+        # No runner here: on PostgreSQL the writer's process is then the store's leader (projections.leader),
+        # killed mid-stream, perhaps mid catch-up; the restarted service must take over from it.
+        app = KaoheApp.from_url(url, follow=False, **extra)
         # Servers sharing one PostgreSQL share the log key through KAOHE_LOG_KEY_FILE (the writer runs elsewhere).
         env["KAOHE_LOG_KEY_FILE"] = str(key_path(app.env_dict()).resolve())
         app.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=["中山区", "西岗区", "沙河口区"])
@@ -37,6 +39,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
             acknowledged.append(line.split()[0])
             if len(acknowledged) == 40:
                 app.catch_up()  # a reader catches up while the writer is still writing
+                if kind == "postgres":
+                    assert leader_sessions(extra["POSTGRES_SCHEMA"]) == 1  # the writer leads
             if len(acknowledged) >= 120:
                 break
         writer.send_signal(signal.SIGKILL)
@@ -44,7 +48,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
         acknowledged.extend(line.split()[0] for line in writer.stdout.read().splitlines() if line.strip())
         app.close()
 
-        restarted = KaoheApp.from_url(url, **extra)
+        restarted = KaoheApp.from_url(url, **extra)  # with its runner: it catches up (on PostgreSQL as leader)
         ids = Counter()
         for district in ("中山区", "西岗区", "沙河口区"):
             for event in restarted.audit(ADMIN, 2018, district):
@@ -54,5 +58,6 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
         assert max(ids.values()) == 1  # none twice
         assert restarted.verify()["ok"]
         live = restarted.scores(ADMIN, 2018)["districts"]
+        assert restarted.runner.role == ("leader" if kind == "postgres" else "alone")
         assert restarted.replay(2018)["districts"] == live  # caught-up projections equal a rebuild
         restarted.close()

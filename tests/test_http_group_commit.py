@@ -66,3 +66,43 @@ def test_a_cancelled_request_does_not_leave_the_rest_of_its_batch_waiting(app, y
     recorded = {e["data"]["finding_id"] for d in DISTRICTS for e in app.audit(app_admin(), YEAR, d)
                 if e["type"] == "FindingRecorded"}
     assert answered["id"] in recorded and len(recorded) == 2  # the cancelled one was still saved, once
+
+
+def test_concurrent_single_finding_posts_share_appends_and_the_table_lock(app, year_2018, auth):
+    """24 findings POSTed at once are saved in a few appends, not 24; on PostgreSQL each append takes the
+    library's `LOCK TABLE ... IN EXCLUSIVE MODE` once, so the lock is taken once per batch."""
+    recorder = app.recorder
+    appends: list[int] = []
+    locks: list[int] = []
+    insert_events = recorder.insert_events
+
+    def counted_insert(stored_events, **kwargs):
+        appends.append(sum(1 for e in stored_events if e.topic.endswith("FindingRecorded")))
+        return insert_events(stored_events, **kwargs)
+
+    recorder.insert_events = counted_insert
+    if hasattr(recorder, "_lock_table"):
+        lock_table = recorder._lock_table
+
+        def counted_lock(curs):
+            locks.append(1)
+            return lock_table(curs)
+
+        recorder._lock_table = counted_lock
+
+    async def play() -> list[httpx.Response]:
+        api = create_app(app)
+        async with api.router.lifespan_context(api):
+            transport = httpx.ASGITransport(app=api)
+            async with httpx.AsyncClient(transport=transport, base_url="http://kaohe") as client:
+                return await asyncio.gather(*(
+                    client.post(f"/api/years/{YEAR}/districts/{DISTRICTS[i % 3]}/findings", headers=auth["office"],
+                                json={"clause": "8.2.b", "occurred_on": "2018-05-01", "note": f"#{i}"})
+                    for i in range(24)))
+
+    responses = asyncio.run(play())
+    assert [r.status_code for r in responses] == [201] * 24
+    batches = [n for n in appends if n]
+    assert sum(batches) == 24 and len(batches) <= 24 // 4
+    if app.views.is_postgres:
+        assert len(locks) == len(appends)  # one table lock per append transaction, whatever it holds

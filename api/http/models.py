@@ -72,6 +72,10 @@ class Health(Answer):
     projections: dict[str, int] = Field(description="how far each projection has read")
     lag_events: int
     lag_seconds: float
+    catch_up: Literal["leader", "follower", "alone", "none"] = Field(
+        "none", description="this process's part in keeping the views caught up: on PostgreSQL one server "
+                            "process (the leader) catches up and the others follow it; alone on SQLite; none "
+                            "without a runner")
     reasons: list[str] | None = None
 
 

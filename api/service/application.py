@@ -226,9 +226,9 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
             self._rubrics[year] = rubric
         return rubric
 
-    def _year(self, year: int) -> AssessmentYear:
+    def _year(self, year: int, *, fastforward: bool = True) -> AssessmentYear:
         try:
-            return self._get(year_id(year))
+            return self._get(year_id(year), fastforward=fastforward)
         except AggregateNotFoundError:
             raise NotFound(f"没有 {year} 年度的考核 (year {year} is not open)") from None
 

@@ -47,7 +47,8 @@ def projection_state(service: Any) -> dict[str, Any]:
     runner = service.runner
     since = runner.behind_since if runner is not None else None
     lag_seconds = max(0.0, time.monotonic() - since) if behind and since is not None else 0.0
-    return {"store_head": head, "projections": positions, "lag_events": behind, "lag_seconds": round(lag_seconds, 3)}
+    return {"store_head": head, "projections": positions, "lag_events": behind, "lag_seconds": round(lag_seconds, 3),
+            "catch_up": runner.role if runner is not None else "none"}
 
 
 class _ProjectionCollector:
@@ -68,4 +69,7 @@ class _ProjectionCollector:
         events.add_metric([], state["lag_events"])
         seconds = GaugeMetricFamily("kaohe_projection_lag_seconds", "How long the views have been behind the store")
         seconds.add_metric([], state["lag_seconds"])
-        yield from (head, positions, events, seconds)
+        leading = GaugeMetricFamily("kaohe_projection_leader",
+                                    "1 if this process catches the views up for the store (PostgreSQL's leader)")
+        leading.add_metric([], 1 if state["catch_up"] in ("leader", "alone") else 0)
+        yield from (head, positions, events, seconds, leading)

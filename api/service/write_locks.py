@@ -83,8 +83,8 @@ class AggregateLocks:
             conn = self._connection()
             self._held = True
             try:
-                for key in keys:
-                    conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_SPACE, key))
+                # One round trip for a whole batch: unnest yields the keys in the array's (sorted) order.
+                conn.execute("SELECT pg_advisory_lock(%s, k) FROM unnest(%s::int[]) AS k", (LOCK_SPACE, keys))
             except psycopg.errors.DeadlockDetected as e:
                 # Two retries each held what the other wanted: PostgreSQL broke the tie. A conflict, retried.
                 conn.execute("SELECT pg_advisory_unlock_all()")
