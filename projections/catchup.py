@@ -8,9 +8,9 @@ skips nor double-counts an event.
 
 from __future__ import annotations
 
+import gc
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import orjson
 from eventsourcing.utils import resolve_topic
@@ -24,13 +24,15 @@ REBUILD_BATCH = 10_000
 TAG = b'"_type_"'  # the library's tagged values ({"_type_": "datetime_iso", "_data_": ...})
 # The hash-chained aggregates: the history the projections show and verify checks.
 HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "MeetingIndex", "Report", "Task", "Bulletin"})
-STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash",
-                   "signature")
+STANDARD_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash",
+                             "prev_hash", "signature"})
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One event as the projections see it: where it sits, whose it is, and its data."""
+class Fact(NamedTuple):
+    """One event as the projections see it: where it sits, whose it is, and its data.
+
+    A named tuple (made with tuple.__new__ in `_fact`): a rebuild makes one per stored event.
+    """
 
     position: int
     aggregate_id: str
@@ -173,7 +175,15 @@ class CatchUp:
         """
         shadow = self.views.shadow()
         fresh = CatchUp(self.app, shadow, projections, batch=REBUILD_BATCH, observe=observe)
-        read = fresh.run()
+        # The histories held meanwhile are millions of small objects that all stay alive: the cyclic GC would
+        # rescan them again and again (as in api.service.history.fast_histories); none of them form cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            read = fresh.run()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         reached: list[int] = []
 
         def last_steps(tx: Transaction) -> None:
@@ -262,20 +272,13 @@ class CatchUp:
             rows = tx.query("SELECT kind, year, district FROM view_aggregates WHERE aggregate_id = ?", (aggregate_id,))
             known = rows[0] if rows else (kind, None, None)
             self._aggregates[aggregate_id] = known
-        return Fact(
-            position=notification.id,
-            aggregate_id=aggregate_id,
-            kind=known[0],
-            type=event_type,
-            version=notification.originator_version,
-            year=known[1],
-            district=known[2],
-            recorded_at=recorded_at,
-            actor=state.get("actor") or {},
-            data={k: v for k, v in state.items() if k not in STANDARD_FIELDS} if self.reads_data else {},
-            hash=state.get("hash", ""),
-            prev_hash=state.get("prev_hash", ""),
-        )
+        data = {k: v for k, v in state.items() if k not in STANDARD_FIELDS} if self.reads_data else {}
+        return _new_tuple(Fact, (notification.id, aggregate_id, known[0], event_type, notification.originator_version,
+                                 known[1], known[2], recorded_at, state.get("actor") or {}, data,
+                                 state.get("hash", ""), state.get("prev_hash", "")))
+
+
+_new_tuple = tuple.__new__
 
 
 def dumps(value: Any) -> str:

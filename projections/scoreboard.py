@@ -37,7 +37,7 @@ class Scoreboard:
         self.rubric_of_year = rubric_of_year
         self.load_history = load_history
         self._histories: OrderedDict[str, DistrictHistory] = OrderedDict()  # ledger id → its history
-        self._touched: dict[str, int] = {}  # ledger id → version reached in this batch
+        self._touched: dict[tuple[int, str], int] = {}  # (year, district) → ledger version reached in this batch
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
     # --- catching up -------------------------------------------------------------
@@ -50,8 +50,9 @@ class Scoreboard:
 
     def finish(self, tx: Transaction) -> None:
         self._flush(tx)
-        tx.executemany("UPDATE view_districts SET version = ? WHERE aggregate_id = ? AND version < ?",
-                       [(v, ledger, v) for ledger, v in self._touched.items()])
+        # By the primary key: one row looked up, not the table scanned (no index on aggregate_id).
+        tx.executemany("UPDATE view_districts SET version = ? WHERE year = ? AND district = ? AND version < ?",
+                       [(v, year, district, v) for (year, district), v in self._touched.items()])
         self._touched.clear()
 
     def forget(self) -> None:
@@ -125,7 +126,7 @@ class Scoreboard:
             history = self.load_history(fact.aggregate_id, fact.version - 1)
         self._remember(fact.aggregate_id, history)
         history.apply(fact.type, {**fact.data, "actor": fact.actor}, fact.recorded_at, fact.version)
-        self._touched[fact.aggregate_id] = fact.version
+        self._touched[(fact.year, fact.district)] = fact.version
         d = fact.data
         if fact.type == "FindingRecorded":
             detail = {k: d.get(k) for k in FINDING_DETAIL}

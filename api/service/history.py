@@ -75,8 +75,8 @@ class HistoryCheck:
         self.events = 0
 
     def feed(self, n: Any, state: dict[str, Any] | None, error: Exception | None = None) -> None:
-        """One stored event (a notification) and its state as decoded (not changed here); `error`: why the
-        state could not be decoded."""
+        """One stored event (a notification) and its state as decoded (left as it was, but for a datetime
+        timestamp, which becomes its ISO text); `error`: why the state could not be decoded."""
         if not _is_chained(n.topic, self.topics):
             return
         aggregate = str(n.originator_id)
@@ -86,43 +86,55 @@ class HistoryCheck:
                                               "closed": False}
         self.events += 1
         problems = self.problems
-        where = {"aggregate": aggregate, "version": n.originator_version, "position": n.id}
+        version = n.originator_version
         if state is None:
-            problems.append({**where, "problem": f"stored state cannot be read: {error}"})
+            problems.append({**_where(aggregate, n), "problem": f"stored state cannot be read: {error}"})
             chain["broken"] = True
             return
-        if n.originator_version == 1:
+        if version == 1:
             chain["year"] = state.get("year")
         if n.topic == UPLOAD_TOPIC and isinstance(state.get("sha256"), str):
-            self.uploads.setdefault(state["sha256"], []).append({**where, "size": state.get("size")})
-        stored_hash = state.get("hash")
-        signature = state.get("signature")  # over the hash, so not covered by it
-        hashed = {k: v for k, v in state.items() if k != "hash" and k != "signature"}
-        if hasattr(hashed.get("timestamp"), "isoformat"):
-            hashed["timestamp"] = hashed["timestamp"].isoformat()
-        if n.originator_version != chain["version"] + 1:
-            problems.append({**where, "problem": f"expected version {chain['version'] + 1}: an event was deleted or reordered"})
+            self.uploads.setdefault(state["sha256"], []).append({**_where(aggregate, n), "size": state.get("size")})
+        # Hashed: the state without its hash and signature (the signature is over the hash), timestamp as ISO
+        # text. Taken out and put back rather than copied: this runs once per stored event.
+        stored_hash = state.pop("hash", None)
+        signature = state.pop("signature", None)
+        stamp = state.get("timestamp")
+        if hasattr(stamp, "isoformat"):
+            state["timestamp"] = stamp.isoformat()
+        try:
+            edited = chain_hash(n.topic, aggregate, version, state) != stored_hash
+            prev_hash = state.get("prev_hash")
+        finally:
+            if stored_hash is not None:
+                state["hash"] = stored_hash
+            if signature is not None:
+                state["signature"] = signature
+        if version != chain["version"] + 1:
+            problems.append({**_where(aggregate, n),
+                             "problem": f"expected version {chain['version'] + 1}: an event was deleted or reordered"})
             chain["broken"] = True
-        elif chain["version"] and hashed.get("prev_hash") != chain["head"]:
-            problems.append({**where, "problem": "prev_hash does not match the previous event's hash"})
+        elif chain["version"] and prev_hash != chain["head"]:
+            problems.append({**_where(aggregate, n), "problem": "prev_hash does not match the previous event's hash"})
             chain["broken"] = True
-        if chain_hash(n.topic, aggregate, n.originator_version, hashed) != stored_hash:
-            problems.append({**where, "problem": "hash does not match the stored content: the event was edited"})
+        if edited:
+            problems.append({**_where(aggregate, n),
+                             "problem": "hash does not match the stored content: the event was edited"})
             chain["broken"] = True
         if chain["closed"]:
-            problems.append({**where, "problem": "recorded after the year was closed in this chain"})
+            problems.append({**_where(aggregate, n), "problem": "recorded after the year was closed in this chain"})
         covered = False
         if chain["year"] is not None and isinstance(stored_hash, str):
             covered = self.log.add(chain["year"], stored_hash)
         if stored_hash and not (self.signatures.vouched(signature) if covered
                                 else self.signatures.ok(stored_hash, signature)):
-            problems.append({**where, "problem": self.signatures.problem(signature)})
+            problems.append({**_where(aggregate, n), "problem": self.signatures.problem(signature)})
         chain["closed"] = chain["closed"] or n.topic in CLOSING_TOPICS
-        chain["version"], chain["head"] = n.originator_version, stored_hash
+        chain["version"], chain["head"] = version, stored_hash
         head_seen = self.seen.get(aggregate)
-        if head_seen and head_seen[0] == n.originator_version and head_seen[1] != stored_hash:
-            problems.append({**where, "problem": "differs from the event the audit log saw at this version: "
-                                                 "history was rewritten"})
+        if head_seen and head_seen[0] == version and head_seen[1] != stored_hash:
+            problems.append({**_where(aggregate, n), "problem": "differs from the event the audit log saw at this "
+                                                                "version: history was rewritten"})
 
     def result(self, year: int | None = None, *, scores: bool = True) -> dict[str, Any]:
         """The verdict. `scores`: also recompute every breakdown against the views (pointless right after a
@@ -149,6 +161,10 @@ class HistoryCheck:
             "problems": problems[:50],
             "first_broken": problems[0] if problems else None,
         }
+
+
+def _where(aggregate: str, n: Any) -> dict[str, Any]:
+    return {"aggregate": aggregate, "version": n.originator_version, "position": n.id}
 
 
 def verify(app: Any, year: int | None = None, before: HistoryCheck | None = None) -> dict[str, Any]:
