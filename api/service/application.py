@@ -138,7 +138,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
             self._year(year)  # 404 for a year never opened
         check = history.HistoryCheck(self, vouched=True)  # reads what the live audit log has seen: before the swap
         # The log's tables are views too: rebuilt in the same swap (never the signed checkpoints).
-        self.catchup.rebuild([*self.new_projections(), MerkleLog()], observe=check.feed)
+        self.catchup.rebuild([*self.new_projections(), MerkleLog(integrating=False)], observe=check.feed)
         self.log_integration.forget()  # its memory belongs to the views before the swap
         self.log_integration.run()
         verified = check.result(year, scores=False)
