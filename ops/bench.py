@@ -3,6 +3,7 @@
   ops/bench                      appends (single, and batches of 1,000), per-finding cost, replay of 100k and 1M
   ops/bench --stores sqlite,postgres --sizes 100000
   ops/bench --http               the HTTP run: kaohe serve (1 worker, SQLite) under 32 clients
+  ops/bench --rebuild [--quick]  `kaohe replay` at 10k, 100k, 1M findings (--quick: 10k, 100k): ops/bench_rebuild.py
 
 Targets (2-core machine): replay of 1M findings within 2x the raw floor (same rows read with
 sqlite3 and decoded with orjson); appends through the service >= 2,000 events/s on SQLite;
@@ -175,7 +176,7 @@ def fill(app: KaoheApp, total: int, districts: int) -> None:
         app.save(*batch)
 
 
-def bench_replay(kind: str, total: int, districts: int = 3000, rebuild: bool = False) -> None:
+def bench_replay(kind: str, total: int, districts: int = 3000) -> None:
     store = Store(kind)
     app = store.app()
     t = time.perf_counter()
@@ -196,11 +197,6 @@ def bench_replay(kind: str, total: int, districts: int = 3000, rebuild: bool = F
         f"of the same {rows:,} rows, best of 3): {floor:.2f} s; ratio {fast / floor:.2f}x (target <= 2x)")
     sql = _sql_floor(kind, scores, total, districts)
     say(f"[{kind}] plain SQL table of {total:,} deductions, SUM ... GROUP BY district: {sql:.2f} s")
-    if rebuild:
-        t = time.perf_counter()
-        app.replay(2018)
-        say(f"[{kind}] full rebuild of every projection (audit log, scoreboard, disputes): "
-            f"{time.perf_counter() - t:.1f} s")
     app.close()
     store.drop()
 
@@ -243,8 +239,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--rebuild", action="store_true", help="also time a full rebuild of every projection")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="run the `kaohe replay` benchmark only (ops/bench_rebuild.py; its flags follow)")
     parser.add_argument("--http", action="store_true", help="run the HTTP benchmark only")
+    if "--rebuild" in sys.argv[1:]:
+        from ops.bench_rebuild import main as rebuild_main
+
+        rebuild_main([a for a in sys.argv[1:] if a != "--rebuild"])
+        return
     args = parser.parse_args()
     if args.http:
         from ops.bench_http import main as http_main
@@ -259,7 +261,7 @@ def main() -> None:
             if kind == "postgres" and size > 100_000 and "KAOHE_BENCH_PG_1M" not in os.environ:
                 say(f"[{kind}] {size:,}: skipped (set KAOHE_BENCH_PG_1M=1 to run it)")
                 continue
-            bench_replay(kind, size, rebuild=args.rebuild and size <= 100_000)
+            bench_replay(kind, size)
 
 
 if __name__ == "__main__":

@@ -8,24 +8,31 @@ skips nor double-counts an event.
 
 from __future__ import annotations
 
+import gc
 import threading
-from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import orjson
+from eventsourcing.utils import resolve_topic
 
 from projections.store import Transaction, ViewStore
 
 BATCH = 500
+# A rebuild reads this many events per transaction: few commits, each district's row touched once a batch.
+# (On SQLite the events share the file, so a batch holds up the store's writers for its length: ~0.1 s.)
+REBUILD_BATCH = 10_000
+TAG = b'"_type_"'  # the library's tagged values ({"_type_": "datetime_iso", "_data_": ...})
 # The hash-chained aggregates: the history the projections show and verify checks.
 HISTORY = frozenset({"AssessmentYear", "DistrictLedger", "Meeting", "MeetingIndex", "Report", "Task", "Bulletin"})
-STANDARD_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash", "prev_hash",
-                   "signature")
+STANDARD_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "hash",
+                             "prev_hash", "signature"})
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One event as the projections see it: where it sits, whose it is, and its data."""
+class Fact(NamedTuple):
+    """One event as the projections see it: where it sits, whose it is, and its data.
+
+    A named tuple (made with tuple.__new__ in `_fact`): a rebuild makes one per stored event.
+    """
 
     position: int
     aggregate_id: str
@@ -49,15 +56,24 @@ class Projection(Protocol):
     def finish(self, tx: Transaction) -> None: ...
 
 
+# Called with each notification read and its stored state as decoded (timestamp as ISO text), before any
+# upcasting: `kaohe replay` verifies the history in the same pass as it rebuilds (api.service.history).
+Observer = Callable[[Any, dict], None]
+
+
 class CatchUp:
     """Reads new notifications and hands them, decoded, to every projection behind them."""
 
     reads_data = True  # whether the projections read an event's own fields (`Fact.data`)
 
-    def __init__(self, app: Any, views: ViewStore, projections: Sequence[Projection]):
+    def __init__(self, app: Any, views: ViewStore, projections: Sequence[Projection], *, batch: int = BATCH,
+                 observe: Observer | None = None):
         self.app = app
         self.views = views
         self.projections = list(projections)
+        self.batch = batch
+        self.observe = observe
+        self._classes: dict[str, tuple[str, Any, int]] = {}  # topic → (qualified name, class, class_version)
         self._lock = threading.Lock()
         self._aggregates: dict[str, tuple[str, int | None, str | None]] = {}
         self._caught_up_to: int | None = None  # every projection has read at least this far
@@ -91,7 +107,7 @@ class CatchUp:
             if not count:
                 break
             read += count
-            if count < BATCH:  # the store had no more: no need for an empty round
+            if count < self.batch:  # the store had no more: no need for an empty round
                 break
         self._settle(self.views)
         self._publish(reached)
@@ -129,7 +145,7 @@ class CatchUp:
 
     def _notifications(self, tx: Transaction, start: int) -> Sequence[Any]:
         """The next batch after `start`, through the library's recorder (it sees what is committed)."""
-        return self.app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False)
+        return self.app.recorder.select_notifications(start=start, limit=self.batch, inclusive_of_start=False)
 
     def _settle(self, views: Any) -> None:
         for projection in self.projections:
@@ -154,16 +170,25 @@ class CatchUp:
             return self._reached.wait_for(
                 lambda: self._caught_up_to is not None and self._caught_up_to >= position, timeout)
 
-    def rebuild(self, projections: Sequence[Projection]) -> int:
+    def rebuild(self, projections: Sequence[Projection], observe: Observer | None = None) -> int:
         """Build the views afresh beside the live ones (`projections` are new, empty instances), then swap
-        them in: a running server keeps answering from the old views until the swap commits (blue/green).
+        them in: a running server keeps answering from the old ones until the swap commits (blue/green).
+        `observe` sees every event read, once, as it is read (the verification of `kaohe replay`).
 
-        The bulk of the history is read without holding up anyone; the last events (written meanwhile)
-        are read, settled and swapped in one transaction under the write lock.
+        The bulk of the history is read in large batches without holding up the live views; the last events
+        (written meanwhile) are read, settled and swapped in one transaction under the write lock.
         """
         shadow = self.views.shadow()
-        fresh = CatchUp(self.app, shadow, projections)
-        read = fresh.run()
+        fresh = CatchUp(self.app, shadow, projections, batch=REBUILD_BATCH, observe=observe)
+        # The histories held meanwhile are millions of small objects that all stay alive: the cyclic GC would
+        # rescan them again and again (as in api.service.history.fast_histories); none of them form cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            read = fresh.run()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         reached: list[int] = []
 
         def last_steps(tx: Transaction) -> None:
@@ -199,9 +224,41 @@ class CatchUp:
             getattr(projection, "forget", lambda: None)()
 
     def _decode(self, notification: Any) -> tuple[str, dict, str]:
-        """(the event class's qualified name, its state, when it was recorded) of a notification."""
-        event = self.app.mapper.to_domain_event(notification)  # the library's path, upcasting included
-        return type(event).__qualname__, vars(event), event.timestamp.isoformat(timespec="microseconds")
+        """(the event class's qualified name, its state, when it was recorded) of a notification.
+
+        What the library's `mapper.to_domain_event` gives as `vars(event)` (upcasting included), without
+        building the event: the state is read with one orjson.loads, and only when a value other than the
+        timestamp is tagged does the transcoder walk it (tests/test_catchup_decode.py compares the two).
+        """
+        raw = notification.state
+        mapper = self.app.mapper
+        if mapper.cipher or mapper.compressor or not isinstance(raw, bytes):
+            event = mapper.to_domain_event(notification)
+            state = dict(vars(event))
+            at = state["timestamp"].isoformat()
+            state["timestamp"] = at
+        else:
+            state = orjson.loads(raw)
+            stamp = state.get("timestamp")
+            if raw.count(TAG) == 1 and isinstance(stamp, dict) and isinstance(stamp.get("_data_"), str):
+                at = state["timestamp"] = stamp["_data_"]  # datetime.isoformat() text
+            else:
+                state = mapper.transcoder.decode(raw)
+                at = state["timestamp"] = state["timestamp"].isoformat()
+        if self.observe is not None:
+            self.observe(notification, state)
+        known = self._classes.get(notification.topic)
+        if known is None:
+            cls = resolve_topic(notification.topic)
+            known = self._classes[notification.topic] = (cls.__qualname__, cls, getattr(cls, "class_version", 1))
+        name, cls, current = known
+        version = state.pop("class_version", 1)
+        while version < current:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+            version += 1
+        # As datetime.isoformat(timespec="microseconds"): isoformat() leaves out a zero microsecond.
+        recorded_at = at if at[19:20] == "." else f"{at[:19]}.000000{at[19:]}"
+        return name, state, recorded_at
 
     def _fact(self, tx: ViewStore, notification: Any) -> Fact:
         name, state, recorded_at = self._decode(notification)
@@ -220,20 +277,13 @@ class CatchUp:
             rows = tx.query("SELECT kind, year, district FROM view_aggregates WHERE aggregate_id = ?", (aggregate_id,))
             known = rows[0] if rows else (kind, None, None)
             self._aggregates[aggregate_id] = known
-        return Fact(
-            position=notification.id,
-            aggregate_id=aggregate_id,
-            kind=known[0],
-            type=event_type,
-            version=notification.originator_version,
-            year=known[1],
-            district=known[2],
-            recorded_at=recorded_at,
-            actor=state.get("actor") or {},
-            data={k: v for k, v in state.items() if k not in STANDARD_FIELDS} if self.reads_data else {},
-            hash=state.get("hash", ""),
-            prev_hash=state.get("prev_hash", ""),
-        )
+        data = {k: v for k, v in state.items() if k not in STANDARD_FIELDS} if self.reads_data else {}
+        return _new_tuple(Fact, (notification.id, aggregate_id, known[0], event_type, notification.originator_version,
+                                 known[1], known[2], recorded_at, state.get("actor") or {}, data,
+                                 state.get("hash", ""), state.get("prev_hash", "")))
+
+
+_new_tuple = tuple.__new__
 
 
 def dumps(value: Any) -> str:

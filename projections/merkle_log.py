@@ -114,7 +114,10 @@ class LogCatchUp(CatchUp):
 class MerkleLog:
     name = "merkle_log"
 
-    def __init__(self) -> None:
+    def __init__(self, *, integrating: bool = True) -> None:
+        # `integrating=False`: a rebuild's fresh log, which no insert reads back (`integrated` would hold every
+        # leaf of the history, and each leaf's inclusion path would be computed for nobody).
+        self.integrating = integrating
         self._trees: dict[int, Frontier] = {}  # each year's border, as of the notification at `position`
         self.position: int | None = None
         self._leaves: list[tuple] = []
@@ -137,11 +140,13 @@ class MerkleLog:
             if tree is None:
                 tree = self._trees[fact.year] = load_frontier(tx.query, fact.year)
             index = tree.size
-            self.last_proofs[fact.year] = (index, tree.path())
+            if self.integrating:
+                self.last_proofs[fact.year] = (index, tree.path())
             for level, j, h in tree.append(merkle.leaf_hash(bytes.fromhex(fact.hash))):
                 self._nodes.append((fact.year, level, j, h.hex()))
             self._leaves.append((fact.year, index, fact.hash, fact.position, fact.aggregate_id, fact.version))
-            self.integrated.append((fact.year, index, fact.hash))
+            if self.integrating:
+                self.integrated.append((fact.year, index, fact.hash))
 
     def finish(self, tx: Transaction) -> None:
         leaves, self._leaves = self._leaves, []

@@ -39,7 +39,8 @@ class Scoreboard:
         self.rubric_of_year = rubric_of_year
         self.load_history = load_history
         self._histories: OrderedDict[str, DistrictHistory] = OrderedDict()  # ledger id → its history
-        self._touched: dict[str, tuple[int, int]] = {}  # ledger id → version and position reached in this batch
+        # (year, district) → ledger version and position reached in this batch
+        self._touched: dict[tuple[int, str], tuple[int, int]] = {}
         self._new_findings: list[tuple] = []  # inserted together, in order, before any update
 
     # --- catching up -------------------------------------------------------------
@@ -52,8 +53,9 @@ class Scoreboard:
 
     def finish(self, tx: Transaction) -> None:
         self._flush(tx)
-        tx.executemany("UPDATE view_districts SET version = ?, touched_at = ? WHERE aggregate_id = ? AND version < ?",
-                       [(v, at, ledger, v) for ledger, (v, at) in self._touched.items()])
+        # By the primary key: one row looked up, not the table scanned (no index on aggregate_id).
+        tx.executemany("UPDATE view_districts SET version = ?, touched_at = ? WHERE year = ? AND district = ? "
+                       "AND version < ?", [(v, at, year, district, v) for (year, district), (v, at) in self._touched.items()])
         self._touched.clear()
 
     def forget(self) -> None:
@@ -130,7 +132,7 @@ class Scoreboard:
             history = self.load_history(fact.aggregate_id, fact.version - 1)
         self._remember(fact.aggregate_id, history)
         history.apply(fact.type, {**fact.data, "actor": fact.actor}, fact.recorded_at, fact.version)
-        self._touched[fact.aggregate_id] = (fact.version, fact.position)
+        self._touched[(fact.year, fact.district)] = (fact.version, fact.position)
         d = fact.data
         if fact.type == "FindingRecorded":
             detail = {k: d.get(k) for k in FINDING_DETAIL}

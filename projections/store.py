@@ -90,6 +90,7 @@ VIEW_NAME = re.compile(r"\b(view_[a-z0-9_]+)\b")
 VIEW_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (view_\w+)", "\n".join(SCHEMA)))
 VIEW_INDEXES = {name: sql for sql in SCHEMA for name in re.findall(r"CREATE INDEX IF NOT EXISTS (view_\w+)", sql)}
 SHADOW = "__next"
+REBUILD_CACHE_KIB = 65536  # SQLite's page cache for the views' writer while a rebuild fills the fresh tables
 READ_POOL = int(os.environ.get("KAOHE_VIEW_READ_CONNECTIONS", "8"))  # PostgreSQL connections for reads, per process
 
 
@@ -101,6 +102,12 @@ def store_key(env: dict[str, str]) -> int:
     stores sharing a database never wait for each other's advisory locks."""
     schema = env.get("POSTGRES_SCHEMA") or "public"
     return zlib.crc32(schema.encode()) - (1 << 31)
+
+
+def dialect(statement: str, is_postgres: bool) -> str:
+    """A schema statement as this database makes it best: on SQLite a position key is the table's own rowid
+    (`INTEGER PRIMARY KEY`), so rows inserted in store order append to one B-tree instead of two."""
+    return statement if is_postgres else statement.replace("position BIGINT PRIMARY KEY", "position INTEGER PRIMARY KEY")
 
 
 def shadowed(sql: str) -> str:
@@ -177,7 +184,7 @@ class ViewStore:
                 tx.execute("DELETE FROM view_schema")
                 tx.execute("INSERT INTO view_schema (version) VALUES (?)", (SCHEMA_VERSION,))
             for statement in SCHEMA:
-                tx.execute(statement)
+                tx.execute(dialect(statement, self.is_postgres))
 
     def ensure_tables(self, name: str, statements: Sequence[str]) -> None:
         """Create the tables a part of the service keeps beside the views (tokens, sessions, files: not
@@ -328,12 +335,16 @@ class ShadowViews:
     def __init__(self, live: ViewStore):
         self.live = live
         self.is_postgres = live.is_postgres
+        if not self.is_postgres:
+            # Finding ids are random: their key's B-tree takes inserts all over; with SQLite's default 2 MB
+            # page cache each one reads and spills pages once the table outgrows it (then time per row grows).
+            live._conn.execute(f"PRAGMA cache_size = -{REBUILD_CACHE_KIB}")
         with live.transaction() as tx:
             for table in VIEW_TABLES:  # whatever a rebuild that died left behind
                 tx.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
             for statement in SCHEMA:
                 if not statement.startswith("CREATE INDEX"):  # indexes come at the swap: inserts stay cheap
-                    tx.execute(shadowed(statement))
+                    tx.execute(shadowed(dialect(statement, self.is_postgres)))
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -365,3 +376,5 @@ class ShadowViews:
                     tx.execute(f"ALTER INDEX {name} RENAME TO {name.replace(SHADOW, '')}")
             for statement in VIEW_INDEXES.values():
                 tx.execute(statement)
+        if not self.is_postgres:
+            self.live._conn.execute("PRAGMA cache_size = -2000")  # SQLite's default again

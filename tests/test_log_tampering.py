@@ -66,9 +66,12 @@ def log_verify(kept: dict, after: dict, *, leaves: bool = False) -> int:
     return main(args + (["--leaves", after["leaves"]] if leaves else []))
 
 
-def replay(app, monkeypatch) -> None:
+def replay(app, monkeypatch, capsys, caught: str) -> None:
+    """`kaohe replay` rebuilds the views from the tampered store and, verifying in the same read, says so."""
     cli_env(monkeypatch, app)
-    main(["replay", "--year", str(YEAR)])
+    capsys.readouterr()
+    assert main(["replay", "--year", str(YEAR)]) == 1
+    assert caught in capsys.readouterr().err
 
 
 def test_untouched_the_kept_receipt_and_every_check_pass(app, kept, auth, tmp_path, monkeypatch, capsys):
@@ -78,13 +81,40 @@ def test_untouched_the_kept_receipt_and_every_check_pass(app, kept, auth, tmp_pa
     assert "包含证明有效" in out and "一致性证明有效" in out and "都有服务签名" in out
     cli_env(monkeypatch, app)
     assert main(["verify", "--year", str(YEAR)]) == 0
+    assert main(["replay", "--year", str(YEAR)]) == 0  # verified in the same read as the rebuild
+    assert "ok: " in capsys.readouterr().out
+
+
+def test_replay_checks_the_signed_checkpoint_instead_of_each_events_signature(app, kept, monkeypatch):
+    """Every event under the newest checkpoint is proven by that one signature: replay checks it (and the tree
+    under it), not one Ed25519 signature per event; events after it are checked one by one."""
+    from api.service import log_verify
+
+    checked = []
+    real = log_verify.event_signature_ok
+    monkeypatch.setattr(log_verify, "event_signature_ok", lambda *a: checked.append(a) or real(*a))
+    app.record_finding(OFFICE, year=YEAR, district="西岗区", clause="8.2.b", occurred_on="2018-06-01")
+    app.record_finding(OFFICE, year=YEAR, district="西岗区", clause="8.2.b", occurred_on="2018-06-02")
+    app.log_fresh()
+    covered = app.log_tree(YEAR).size()
+    app.sign_checkpoint(YEAR)
+    app.record_finding(OFFICE, year=YEAR, district="西岗区", clause="8.2.b", occurred_on="2018-06-03")
+    # As if that last write's receipt had never been signed: no checkpoint covers its event.
+    EventsTable(app).execute("DELETE FROM log_checkpoints WHERE year = ? AND size > ?", (YEAR, covered))
+    checked.clear()
+    assert app.replay(YEAR)["verified"]["ok"]
+    by_replay = len(checked)
+    checked.clear()
+    verified = app.verify()
+    assert verified["ok"] and len(checked) == verified["events"] > covered  # verify still checks every one
+    assert 1 <= by_replay <= verified["events"] - covered  # replay: only those after the newest checkpoint
 
 
 def test_deleting_a_districts_last_event_then_replaying_is_caught(app, kept, auth, tmp_path, monkeypatch, capsys):
     table = EventsTable(app)
     last_version = table.ledger(YEAR, "中山区")[-1][0]
     table.delete(YEAR, "中山区", last_version)
-    replay(app, monkeypatch)
+    replay(app, monkeypatch, capsys, "events were deleted")
     after = fetched_after(app, auth, tmp_path, kept)
     assert after["totals"]["中山区"] > kept["totals"]["中山区"]  # the deduction is gone from the scores
     capsys.readouterr()
@@ -105,7 +135,7 @@ def test_dropping_an_event_and_rehashing_the_rest_then_replaying_is_caught(app, 
         state = rehash(topic, ledger_id(YEAR, "中山区"), version - 1, state, prev)
         table.put(YEAR, "中山区", version, state, new_version=version - 1)
         prev = state["hash"]
-    replay(app, monkeypatch)
+    replay(app, monkeypatch, capsys, "not written by the service")
     after = fetched_after(app, auth, tmp_path, kept)
     assert after["totals"]["中山区"] != kept["totals"]["中山区"]
     capsys.readouterr()
@@ -124,7 +154,7 @@ def test_a_forged_gate_finding_with_a_valid_link_is_caught(app, kept, auth, tmp_
                   occurred_on=None, note="伪造", actor={"name": "办公室", "role": "office"})
     table.put(YEAR, "中山区", version + 1, rehash(topic, ledger_id(YEAR, "中山区"), version + 1, forged, last["hash"]),
               topic=topic)
-    replay(app, monkeypatch)
+    replay(app, monkeypatch, capsys, "unsigned: this event was not written by the service")
     after = fetched_after(app, auth, tmp_path, kept)
     assert after["totals"]["中山区"] == kept["totals"]["中山区"] - 5  # the gate takes all of 8.3's 5 points
     capsys.readouterr()

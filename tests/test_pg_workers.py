@@ -126,6 +126,7 @@ def test_four_workers_lose_nothing_and_double_nothing_under_200_concurrent_write
         # And each district's breakdown lists exactly the findings written to it (totals may be capped).
         for d, (district, clause) in enumerate(zip(DISTRICTS, CLAUSES)):
             breakdown = httpx.get(f"{base}/api/years/2018/districts/{district}/score", timeout=30,
+                                  params={"findings": "all"},  # not only the newest few per clause
                                   headers={**office, "Kaohe-Read-After": str(after)}).json()
             listed = [f["id"] for c in breakdown["categories"] for i in c["indicators"] for cl in i["clauses"]
                       if cl["id"] == clause for f in cl["findings"]]

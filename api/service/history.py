@@ -53,81 +53,135 @@ def _is_chained(topic: str, cache: dict[str, bool]) -> bool:
     return known
 
 
-def verify(app: Any, year: int | None = None) -> dict[str, Any]:
-    """Walk every chain; `ok` only if every link and every hash holds. Problems name the first break."""
-    chains: dict[str, dict[str, Any]] = {}
-    problems: list[dict[str, Any]] = []
-    topics: dict[str, bool] = {}
-    seen = _heads_seen(app)
-    uploads: dict[str, list[dict[str, Any]]] = {}  # sha256 → the upload events that name it
-    signatures = log_verify.Signatures(app)
-    leaves: dict[int, list[str]] = {}  # year → the chain hashes of its events, in notification order
-    events = 0
-    for n in stored_events(app):
-        if not _is_chained(n.topic, topics):
-            continue
+class HistoryCheck:
+    """`verify`'s checks, fed one stored event at a time, in store order, then `result()`.
+
+    `verify` feeds it from its own walk of the store; `kaohe replay` from the rebuild's single read
+    (`vouched=True`: an event a signed checkpoint covers is proven by that checkpoint, see log_verify.LogCheck,
+    so its own Ed25519 signature is not checked again, one check per event being 40x the cost of reading it).
+    What the audit log has seen is read when the check starts: before a rebuild replaces it.
+    """
+
+    def __init__(self, app: Any, *, vouched: bool = False, before: HistoryCheck | None = None):
+        self.app = app
+        self.chains: dict[str, dict[str, Any]] = {}
+        self.problems: list[dict[str, Any]] = []
+        self.topics: dict[str, bool] = {}
+        # `before`: a check made before the views were rebuilt, whose reading of the audit log this one shares.
+        self.seen = before.seen if before else _heads_seen(app)
+        self.seen_twice = before.seen_twice if before else _seen_twice(app)
+        self.uploads: dict[str, list[dict[str, Any]]] = {}  # sha256 → the upload events that name it
+        self.signatures = log_verify.Signatures(app)
+        self.log = log_verify.LogCheck(app, self.signatures, vouched=vouched)
+        self.events = 0
+
+    def feed(self, n: Any, state: dict[str, Any] | None, error: Exception | None = None) -> None:
+        """One stored event (a notification) and its state as decoded (left as it was, but for a datetime
+        timestamp, which becomes its ISO text); `error`: why the state could not be decoded."""
+        if not _is_chained(n.topic, self.topics):
+            return
         aggregate = str(n.originator_id)
-        chain = chains.setdefault(aggregate, {"version": 0, "head": None, "year": None, "broken": False,
-                                              "closed": False})
-        events += 1
-        where = {"aggregate": aggregate, "version": n.originator_version, "position": n.id}
-        try:
-            state = app.mapper.transcoder.decode(n.state)
-        except Exception as e:
-            problems.append({**where, "problem": f"stored state cannot be read: {e}"})
+        chain = self.chains.get(aggregate)
+        if chain is None:
+            chain = self.chains[aggregate] = {"version": 0, "head": None, "year": None, "broken": False,
+                                              "closed": False}
+        self.events += 1
+        problems = self.problems
+        version = n.originator_version
+        if state is None:
+            problems.append({**_where(aggregate, n), "problem": f"stored state cannot be read: {error}"})
             chain["broken"] = True
-            continue
-        if n.originator_version == 1:
+            return
+        if version == 1:
             chain["year"] = state.get("year")
         if n.topic == UPLOAD_TOPIC and isinstance(state.get("sha256"), str):
-            uploads.setdefault(state["sha256"], []).append({**where, "size": state.get("size")})
+            self.uploads.setdefault(state["sha256"], []).append({**_where(aggregate, n), "size": state.get("size")})
+        # Hashed: the state without its hash and signature (the signature is over the hash), timestamp as ISO
+        # text. Taken out and put back rather than copied: this runs once per stored event.
         stored_hash = state.pop("hash", None)
-        signature = state.pop("signature", None)  # over the hash, so not covered by it
-        if hasattr(state.get("timestamp"), "isoformat"):
-            state["timestamp"] = state["timestamp"].isoformat()
-        if n.originator_version != chain["version"] + 1:
-            problems.append({**where, "problem": f"expected version {chain['version'] + 1}: an event was deleted or reordered"})
+        signature = state.pop("signature", None)
+        stamp = state.get("timestamp")
+        if hasattr(stamp, "isoformat"):
+            state["timestamp"] = stamp.isoformat()
+        try:
+            edited = chain_hash(n.topic, aggregate, version, state) != stored_hash
+            prev_hash = state.get("prev_hash")
+        finally:
+            if stored_hash is not None:
+                state["hash"] = stored_hash
+            if signature is not None:
+                state["signature"] = signature
+        if version != chain["version"] + 1:
+            problems.append({**_where(aggregate, n),
+                             "problem": f"expected version {chain['version'] + 1}: an event was deleted or reordered"})
             chain["broken"] = True
-        elif chain["version"] and state.get("prev_hash") != chain["head"]:
-            problems.append({**where, "problem": "prev_hash does not match the previous event's hash"})
+        elif chain["version"] and prev_hash != chain["head"]:
+            problems.append({**_where(aggregate, n), "problem": "prev_hash does not match the previous event's hash"})
             chain["broken"] = True
-        if chain_hash(n.topic, aggregate, n.originator_version, state) != stored_hash:
-            problems.append({**where, "problem": "hash does not match the stored content: the event was edited"})
+        if edited:
+            problems.append({**_where(aggregate, n),
+                             "problem": "hash does not match the stored content: the event was edited"})
             chain["broken"] = True
         if chain["closed"]:
-            problems.append({**where, "problem": "recorded after the year was closed in this chain"})
-        if stored_hash and not signatures.ok(stored_hash, signature):
-            problems.append({**where, "problem": signatures.problem(signature)})
+            problems.append({**_where(aggregate, n), "problem": "recorded after the year was closed in this chain"})
+        covered = False
         if chain["year"] is not None and isinstance(stored_hash, str):
-            leaves.setdefault(chain["year"], []).append(stored_hash)
+            covered = self.log.add(chain["year"], stored_hash)
+        if stored_hash and not (self.signatures.vouched(signature) if covered
+                                else self.signatures.ok(stored_hash, signature)):
+            problems.append({**_where(aggregate, n), "problem": self.signatures.problem(signature)})
         chain["closed"] = chain["closed"] or n.topic in CLOSING_TOPICS
-        chain["version"], chain["head"] = n.originator_version, stored_hash
-        head_seen = seen.get(aggregate)
-        if head_seen and head_seen[0] == n.originator_version and head_seen[1] != stored_hash:
-            problems.append({**where, "problem": "differs from the event the audit log saw at this version: "
-                                                 "history was rewritten"})
-    problems.extend(_missing_since_seen(seen, chains))
-    problems.extend(check_stored(app.views, uploads))
-    problems.extend(_seen_twice(app))
-    problems.extend(snapshots.problems(app))  # after the chains, which are checked from the events alone
-    if year is not None:
-        mine = {a for a, c in chains.items() if c["year"] == year or c["year"] is None}
-        chains = {a: c for a, c in chains.items() if a in mine}
-        problems = [p for p in problems if p["aggregate"] in mine]
-        events = None if chains else 0
-    # After the chains' own problems, so the first broken link stays first.
-    problems.extend(log_verify.check_log(app, leaves, year, began=signatures.began or signatures.verifier is None))
-    problems.extend(log_verify.check_scores(app, year))
-    notes = signatures.notes()
-    return {
-        "notes": notes,
-        "ok": not problems,
-        "events": events if events is not None else sum(c["version"] for c in chains.values()),
-        "chains": len(chains),
-        "head": history_digest((a, c["version"], c["head"] or "") for a, c in chains.items()),
-        "problems": problems[:50],
-        "first_broken": problems[0] if problems else None,
-    }
+        chain["version"], chain["head"] = version, stored_hash
+        head_seen = self.seen.get(aggregate)
+        if head_seen and head_seen[0] == version and head_seen[1] != stored_hash:
+            problems.append({**_where(aggregate, n), "problem": "differs from the event the audit log saw at this "
+                                                                "version: history was rewritten"})
+
+    def result(self, year: int | None = None, *, scores: bool = True) -> dict[str, Any]:
+        """The verdict. `scores`: also recompute every breakdown against the views (pointless right after a
+        rebuild, which has just written them from these very events with the same fold)."""
+        app, chains, events = self.app, self.chains, self.events
+        problems = [*self.problems, *_missing_since_seen(self.seen, chains), *check_stored(app.views, self.uploads),
+                    *self.seen_twice]
+        if scores:  # after the chains, which are checked from the events alone (a replay writes no snapshot)
+            problems.extend(snapshots.problems(app))
+        if year is not None:
+            mine = {a for a, c in chains.items() if c["year"] == year or c["year"] is None}
+            chains = {a: c for a, c in chains.items() if a in mine}
+            problems = [p for p in problems if p["aggregate"] in mine]
+            events = None if chains else 0
+        # After the chains' own problems, so the first broken link stays first.
+        signatures = self.signatures
+        problems.extend(self.log.problems(year, began=signatures.began or signatures.verifier is None))
+        if scores:
+            problems.extend(log_verify.check_scores(app, year))
+        return {
+            "notes": signatures.notes(),
+            "ok": not problems,
+            "events": events if events is not None else sum(c["version"] for c in chains.values()),
+            "chains": len(chains),
+            "head": history_digest((a, c["version"], c["head"] or "") for a, c in chains.items()),
+            "problems": problems[:50],
+            "first_broken": problems[0] if problems else None,
+        }
+
+
+def _where(aggregate: str, n: Any) -> dict[str, Any]:
+    return {"aggregate": aggregate, "version": n.originator_version, "position": n.id}
+
+
+def verify(app: Any, year: int | None = None, before: HistoryCheck | None = None) -> dict[str, Any]:
+    """Walk every chain; `ok` only if every link, hash and signature holds. Problems name the first break."""
+    check = HistoryCheck(app, before=before)
+    decode = app.mapper.transcoder.decode
+    for n in stored_events(app):
+        try:
+            state = decode(n.state)
+        except Exception as e:
+            check.feed(n, None, e)
+            continue
+        check.feed(n, state)
+    return check.result(year)
 
 
 def _heads_seen(app: Any) -> dict[str, tuple[int, str, int]]:

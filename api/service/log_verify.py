@@ -37,6 +37,17 @@ class Signatures:
         self.began = self.began or good
         return good
 
+    def vouched(self, signature: Any) -> bool:
+        """`ok` for an event a signed checkpoint covers (see LogCheck): only whether it carries a signature
+        counts here, the checkpoint's signature proving its chain hash already."""
+        if self.verifier is None:
+            return True
+        if signature is None and not self.began:
+            self.before += 1
+            return True
+        self.began = self.began or signature is not None
+        return signature is not None
+
     def notes(self) -> list[str]:
         if self.verifier is None:
             return ["no log key here (a copy without kaohe-log.key): signatures not checked; pass --vkey to check them"]
@@ -56,45 +67,86 @@ def _problem(year: int, size: int | None, text: str) -> dict[str, Any]:
     return {"aggregate": f"log/{year}", "version": size, "position": None, "problem": text}
 
 
-def check_log(app: Any, leaves: dict[int, list[str]], year: int | None, began: bool = True) -> list[dict[str, Any]]:
-    """The tree of each year's stored events against every checkpoint kept for it, and against the log's views."""
-    kept: dict[int, list[dict[str, Any]]] = {}
-    for cp in log_tables.checkpoints(app.views, year):
-        kept.setdefault(cp["year"], []).append(cp)
-    years = [year] if year is not None else sorted(set(leaves) | set(kept))
-    signatures = Signatures(app)
-    problems: list[dict[str, Any]] = []
-    if kept and any(leaves.values()) and not began:
-        # Checkpoints are signed only by a service that signs its events: here none is signed any more.
-        problems.append(_problem(min(kept), None, "checkpoints are kept but no event carries the service's "
-                                                  "signature: the signatures were stripped"))
-    for y in years:
-        hashes = leaves.get(y, [])
-        checkpoints = kept.get(y, [])
-        tree = Frontier()
-        for cp in checkpoints:
-            problems.extend(_check_note(app, signatures, y, cp))
-            if cp["size"] > len(hashes):
-                problems.append(_problem(y, cp["size"], f"a checkpoint of size {cp['size']} was signed but the store "
-                                                        f"holds only {len(hashes)} events of the year: events were deleted"))
-                continue
-            if not _grow(tree, hashes, cp["size"]):
-                problems.append(_problem(y, cp["size"], "a stored chain hash is not 64 hex digits"))
-                break
-            if tree.root().hex() != cp["root"]:
-                problems.append(_problem(y, cp["size"], f"the stored events make a different tree at size {cp['size']} "
-                                                        "than the checkpoint signed then: history was rewritten"))
-        problems.extend(_check_views(app, y, hashes))
-    return problems
+class LogCheck:
+    """The tree of each year's stored events, grown one chain hash at a time as `verify` reads them (nothing kept
+    but each tree's right border), against every checkpoint kept for the year at the size it was signed, and at
+    the end against the log's views.
 
+    `vouched`: the newest checkpoint of each year whose signature holds is its anchor; `add` says whether a leaf
+    lies under it. If the tree at the anchor's size has the anchor's root (checked at the end), the signed root
+    proves every chain hash under it, so those events' own signatures need no Ed25519 check of their own.
+    """
 
-def _grow(tree: Frontier, hashes: list[str], size: int) -> bool:
-    try:
-        while tree.size < size:
-            tree.append(merkle.leaf_hash(bytes.fromhex(hashes[tree.size])))
-    except ValueError:
-        return False
-    return True
+    def __init__(self, app: Any, signatures: Signatures, *, vouched: bool = False):
+        self.app = app
+        self.kept: dict[int, list[dict[str, Any]]] = {}
+        for cp in log_tables.checkpoints(app.views):
+            self.kept.setdefault(cp["year"], []).append(cp)  # by year, then size
+        self.trees: dict[int, Frontier] = {}
+        self.counts: dict[int, int] = {}  # year → chain hashes read
+        self.bad: dict[int, int] = {}  # year → index of its first chain hash that is not hex
+        self.roots: dict[tuple[int, int], bytes] = {(y, 0): merkle.EMPTY_ROOT for y in self.kept}
+        self._next: dict[int, int] = {}  # year → its next checkpoint (index into kept[year]) not yet reached
+        self.anchors: dict[int, dict[str, Any]] = {}
+        if vouched and signatures.verifier is not None:
+            for y, kept in self.kept.items():
+                self.anchors[y] = next((cp for cp in reversed(kept) if not _check_note(app, signatures, y, cp)),
+                                       {"size": 0})
+
+    def add(self, year: int, chain_hash: str) -> bool:
+        """The next leaf of `year`'s tree; True if the year's anchor covers it."""
+        index = self.counts.get(year, 0)
+        self.counts[year] = index + 1
+        if year in self.bad:
+            return False
+        tree = self.trees.get(year)
+        if tree is None:
+            tree = self.trees[year] = Frontier()
+        try:
+            tree.append(merkle.leaf_hash(bytes.fromhex(chain_hash)))
+        except ValueError:
+            self.bad[year] = index
+            return False
+        kept = self.kept.get(year)
+        if kept:
+            i = self._next.get(year, 0)
+            while i < len(kept) and kept[i]["size"] <= tree.size:
+                if kept[i]["size"] == tree.size:
+                    self.roots[(year, tree.size)] = tree.root()
+                i += 1
+            self._next[year] = i
+        anchor = self.anchors.get(year)
+        return anchor is not None and index < anchor["size"]
+
+    def problems(self, year: int | None, began: bool = True) -> list[dict[str, Any]]:
+        """Every checkpoint kept against the tree of the stored events, and the log's views against that tree."""
+        kept = {y: cps for y, cps in self.kept.items() if year is None or y == year}
+        years = [year] if year is not None else sorted(set(self.counts) | set(kept))
+        signatures = Signatures(self.app)
+        problems: list[dict[str, Any]] = []
+        if kept and sum(self.counts.values()) and not began:
+            # Checkpoints are signed only by a service that signs its events: here none is signed any more.
+            problems.append(_problem(min(kept), None, "checkpoints are kept but no event carries the service's "
+                                                      "signature: the signatures were stripped"))
+        for y in years:
+            count, bad = self.counts.get(y, 0), self.bad.get(y)
+            for cp in kept.get(y, []):
+                problems.extend(_check_note(self.app, signatures, y, cp))
+                if cp["size"] > count:
+                    problems.append(_problem(y, cp["size"], f"a checkpoint of size {cp['size']} was signed but the "
+                                                            f"store holds only {count} events of the year: events "
+                                                            "were deleted"))
+                    continue
+                if bad is not None and cp["size"] > bad:
+                    problems.append(_problem(y, cp["size"], "a stored chain hash is not 64 hex digits"))
+                    break
+                if self.roots[(y, cp["size"])].hex() != cp["root"]:
+                    problems.append(_problem(y, cp["size"], f"the stored events make a different tree at size "
+                                                            f"{cp['size']} than the checkpoint signed then: history "
+                                                            "was rewritten"))
+            if bad is None:
+                problems.extend(_check_views(self.app, y, count, self.trees.get(y) or Frontier()))
+        return problems
 
 
 def _check_note(app: Any, signatures: Signatures, year: int, cp: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,17 +163,15 @@ def _check_note(app: Any, signatures: Signatures, year: int, cp: dict[str, Any])
     return []
 
 
-def _check_views(app: Any, year: int, hashes: list[str]) -> list[dict[str, Any]]:
-    """The log's view tables (what proofs are served from) hold the tree of the stored events."""
+def _check_views(app: Any, year: int, count: int, expected: Frontier) -> list[dict[str, Any]]:
+    """The log's view tables (what proofs are served from) hold the tree of the stored events (`count` of them,
+    `expected` their tree)."""
     if _lagging(app, app.log_integration):
         return []  # the log's views have not read the whole store (a read-only copy): nothing to compare
     tree = app.log_tree(year)
     size = tree.size()
-    expected = Frontier()
-    if not _grow(expected, hashes, len(hashes)):
-        return []
-    if size != len(hashes):
-        return [_problem(year, size, f"the log's views hold {size} leaves, the store {len(hashes)} events: "
+    if size != count:
+        return [_problem(year, size, f"the log's views hold {size} leaves, the store {count} events: "
                                      "events were deleted or inserted behind the service's back")]
     try:
         served = tree.root(size)
