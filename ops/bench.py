@@ -4,6 +4,13 @@
   ops/bench --stores sqlite,postgres --sizes 100000
   ops/bench --http               the HTTP run: kaohe serve (1 worker, SQLite) under 32 clients
   ops/bench --rebuild [--quick]  `kaohe replay` at 10k, 100k, 1M findings (--quick: 10k, 100k): ops/bench_rebuild.py
+  ops/bench --all [--quick]      every section below, each in its own process, one after the other, and the whole
+                                 output also written to var/bench-<date>.txt (what the README's figures come from):
+                                   ops/bench_log.py        appends with the Merkle log and signatures on vs off; proofs
+                                   ops/bench_rebuild.py    `kaohe replay` against the raw floor, growth, peak RSS
+                                   ops/bench_reads.py      breakdown and ranking reads (32 clients), mixed load
+                                   ops/bench_pg.py         1 / 2 / 4 PostgreSQL workers against pgbench / ASGI ceilings
+                                   ops/bench_snapshots.py  the first write after a restart to a 5,000-event district
 
 Targets (2-core machine): replay of 1M findings within 2x the raw floor (same rows read with
 sqlite3 and decoded with orjson); appends through the service >= 2,000 events/s on SQLite;
@@ -235,6 +242,44 @@ def _sql_floor(kind: str, scores: dict, total: int, districts: int) -> float:
         return time.perf_counter() - t
 
 
+# Each section: its script, its arguments for a full run, and for a quick one.
+SECTIONS = [
+    ("bench_log.py", [], ["--commands", "200", "--rounds", "3", "--leaves", "100000"]),
+    ("bench_rebuild.py", [], ["--quick"]),
+    ("bench_reads.py", [], ["--quick"]),
+    ("bench_pg.py", [], ["--quick"]),
+    ("bench_snapshots.py", [], ["--quick"]),
+]
+
+
+def run_all(quick: bool) -> None:
+    """Every section in a process of its own (no section inherits another's memory, threads or caches),
+    printed as it runs and kept in var/bench-<date>.txt with the machine's load before each."""
+    import subprocess
+    from datetime import datetime
+
+    started = datetime.now().astimezone()
+    out = ROOT / "var" / f"bench-{started:%Y-%m-%d-%H%M}{'-quick' if quick else ''}.txt"
+    out.parent.mkdir(exist_ok=True)
+    with out.open("w") as report:
+        def emit(line: str) -> None:
+            print(line, flush=True)
+            report.write(line + "\n")
+            report.flush()
+
+        emit(f"# ops/bench --all{' --quick' if quick else ''}, {started:%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores")
+        for script, full, short in SECTIONS:
+            t = time.perf_counter()
+            emit(f"\n## {script} {' '.join(short if quick else full)} (load average {os.getloadavg()[0]:.1f})")
+            child = subprocess.Popen([sys.executable, "-O", str(ROOT / "ops" / script), *(short if quick else full)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+            for line in child.stdout:
+                if "Warning" not in line and "from starlette" not in line:
+                    emit(line.rstrip("\n"))
+            emit(f"(exit {child.wait()}, {time.perf_counter() - t:.0f} s)")
+        emit(f"\n# done in {(datetime.now().astimezone() - started).total_seconds():.0f} s; kept in {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stores", default="sqlite,postgres")
@@ -242,6 +287,10 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true",
                         help="run the `kaohe replay` benchmark only (ops/bench_rebuild.py; its flags follow)")
     parser.add_argument("--http", action="store_true", help="run the HTTP benchmark only")
+    parser.add_argument("--all", action="store_true", help="every benchmark section (with --quick: each one's quick run)")
+    if "--all" in sys.argv[1:]:
+        run_all(quick="--quick" in sys.argv[1:])
+        return
     if "--rebuild" in sys.argv[1:]:
         from ops.bench_rebuild import main as rebuild_main
 
