@@ -31,13 +31,19 @@ DISTRICT_ACTORS = {"中山区": ZHONGSHAN, "西岗区": XIGANG}
 # Clauses the office records (办公室 is responsible for 8.x): occurrences, a flag, a gate.
 CLAUSES = [("8.2.b", "2018-03-01"), ("8.5.a", "2018-04-01"), ("8.3.c", None), ("8.3.a", None), ("8.2.a", "2018-05-01")]
 
-steps = st.lists(st.one_of(
-    st.tuples(st.just("record"), st.sampled_from(DISTRICTS), st.sampled_from(CLAUSES)),
-    st.tuples(st.just("retract"), st.integers(0, 30)),
-    st.tuples(st.just("dispute"), st.integers(0, 30)),
-    st.tuples(st.just("resolve"), st.integers(0, 30), st.sampled_from(["upheld", "overturned"])),
-    st.tuples(st.just("sign_off"), st.sampled_from(DISTRICTS), st.sampled_from(["8.2", "8.3", "8.5"])),
-), min_size=1, max_size=25)
+def history_steps(findings: int = 30, most: int = 25) -> st.SearchStrategy:
+    """Random histories: findings recorded, retracted, disputed, resolved, indicators signed off (a step that
+    names a finding by number takes the n-th one there is, if any)."""
+    return st.lists(st.one_of(
+        st.tuples(st.just("record"), st.sampled_from(DISTRICTS), st.sampled_from(CLAUSES)),
+        st.tuples(st.just("retract"), st.integers(0, findings)),
+        st.tuples(st.just("dispute"), st.integers(0, findings)),
+        st.tuples(st.just("resolve"), st.integers(0, findings), st.sampled_from(["upheld", "overturned"])),
+        st.tuples(st.just("sign_off"), st.sampled_from(DISTRICTS), st.sampled_from(["8.2", "8.3", "8.5"])),
+    ), min_size=1, max_size=most)
+
+
+steps = history_steps()
 
 
 def play(app: KaoheApp, history: list[tuple]) -> None:

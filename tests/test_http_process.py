@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-KAOHE = str(Path(sys.executable).with_name("kaohe"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import KAOHE, serve
 
 
 @pytest.fixture
@@ -37,21 +27,7 @@ def served(tmp_path):
         # made before the year opens, so the district is not known yet: said explicitly
         "中山区": token("--name", "中山区总工会", "--role", "district", "--district", "中山区", "--allow-unknown-scope"),
     }
-    port = free_port()
-    server = subprocess.Popen([KAOHE, "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"kaohe serve did not start: {server.stdout.read()}")
-        time.sleep(0.1)
+    server, base = serve(env, tmp_path, timeout=30)
     try:
         yield base, tokens
     finally:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -21,20 +19,14 @@ import pytest
 from api.service import KaoheApp
 from api.service.history import fast_scores
 from domain.actors import Actor
+from tests.servers import KAOHE, serve
 from tests.stores import POSTGRES_URL, leader_sessions, postgres_or_skip
 
-KAOHE = str(Path(sys.executable).with_name("kaohe"))
 ROOT = Path(__file__).resolve().parents[1]
 DISTRICTS = ["中山区", "西岗区", "沙河口区", "甘井子区", "旅顺口区"]
 CLAUSES = ["8.2.a", "8.2.b", "8.5.a", "8.3.c", "8.3.d"]  # one per district, so their scores differ
 WORKERS = 4
 WRITES = 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -55,21 +47,7 @@ def four_workers(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KAOHE_LOG_KEY_FILE", env["KAOHE_LOG_KEY_FILE"])  # the test's own reader shares the key
     tokens = {"admin": token("管理员", "admin"), "office": token("市总工会办公室", "office")}
-    port = free_port()
-    server = subprocess.Popen([KAOHE, "serve", "--port", str(port), "--workers", str(WORKERS)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"kaohe serve did not start: {server.stdout.read()}")
-        time.sleep(0.2)
+    server, base = serve(env, tmp_path, "--workers", str(WORKERS), timeout=60)
     try:
         yield base, tokens, schema
     finally:

@@ -28,19 +28,12 @@ from domain.scoring import display
 from projections import scoreboard
 from projections.scoreboard import breakdown
 from tests.conftest import DISTRICTS, YEAR
+from tests.test_history_readers import history_steps
 
 ADMIN = Actor("admin", "admin")
 OFFICE = Actor("办公室", "office")
 SHOWN = 2
-# Clauses the office records (办公室 is responsible for 8.x): occurrences, flags, a gate.
-CLAUSES = [("8.2.b", "2018-03-01"), ("8.5.a", "2018-04-01"), ("8.3.c", None), ("8.3.a", None), ("8.2.a", "2018-05-01")]
-STEPS = st.lists(st.one_of(
-    st.tuples(st.just("record"), st.sampled_from(DISTRICTS), st.sampled_from(CLAUSES)),
-    st.tuples(st.just("retract"), st.integers(0, 40)),
-    st.tuples(st.just("dispute"), st.integers(0, 40)),
-    st.tuples(st.just("resolve"), st.integers(0, 40), st.sampled_from(["upheld", "overturned"])),
-    st.tuples(st.just("sign_off"), st.sampled_from(DISTRICTS), st.sampled_from(["8.2", "8.3", "8.5"])),
-), min_size=1, max_size=12)
+STEPS = history_steps(findings=40, most=12)
 # The examples of one test share its store: each adds to the history the earlier ones left.
 EXAMPLES = settings(max_examples=6, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
