@@ -302,9 +302,8 @@ class Transaction:
         sql = self._rewrite(sql)
         return sql.replace("?", "%s") if self.is_postgres else sql
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        return self._conn.execute(self._sql(sql), params).rowcount
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
