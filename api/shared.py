@@ -16,8 +16,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF = "application/pdf"
 
 
-def get_service(request: Request) -> KaoheApp:
-    """The application service, built once at start-up (see api.asgi's lifespan)."""
+async def get_service(request: Request) -> KaoheApp:
+    """The application service, built once at start-up (see api.asgi's lifespan). Async: FastAPI runs a
+    plain `def` dependency in its thread pool, a hop per request for reading an attribute."""
     return request.app.state.kaohe
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.auth_limit import AuthFailures
 from api.http.group_commit import GroupCommit
@@ -24,16 +25,22 @@ def actor_for_authorization(service: KaoheApp, authorization: str | None) -> Act
     return tokens.actor_for(service.views, token.strip())
 
 
-def current_actor(request: Request, service: Service,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
-    """The caller; 401 for a missing, unknown, revoked or expired token; 429 after too many failures."""
+async def current_actor(request: Request, service: Service,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Actor:
+    """The caller; 401 for a missing, unknown, revoked or expired token; 429 after too many failures.
+
+    Async so that a token found a moment ago costs no thread hop (FastAPI runs a plain `def`
+    dependency in its thread pool, for every request); only asking the database goes to a thread."""
     limiter: AuthFailures = request.app.state.auth_failures
     client = request.client.host if request.client else None
     wait = limiter.retry_after(client)
     if wait is not None:
         raise HTTPException(429, f"认证失败次数过多，请 {wait} 秒后再试 (too many failed authentications)",
                             headers={"Retry-After": str(wait)})
-    actor = tokens.actor_for(service.views, credentials.credentials if credentials else None)
+    token = credentials.credentials if credentials else None
+    actor = tokens.remembered_actor(service.views, token)
+    if actor is None:
+        actor = await run_in_threadpool(tokens.actor_for, service.views, token)
     if actor is None:
         if credentials is not None:  # no token at all is a mistake, not a guess
             limiter.failed(client, request.url.path)
@@ -51,7 +58,7 @@ ReadAfter = Annotated[int | None, Header(
     description="a store position a write answered (header Kaohe-Position): the read waits until the views show it")]
 
 
-def get_group_commit(request: Request) -> GroupCommit:
+async def get_group_commit(request: Request) -> GroupCommit:  # async: no thread hop for an attribute
     return request.app.state.group_commit
 
 

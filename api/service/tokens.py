@@ -199,6 +199,18 @@ def actor_for(views: ViewStore, token: str | None) -> Actor | None:
     return actor_for_hash(views, token_hash(token))
 
 
+def remembered_actor(views: ViewStore, token: str | None) -> Actor | None:
+    """The actor a token was found for less than RECHECK seconds ago, without asking the database;
+    None when it has to be asked (`actor_for`)."""
+    found = _known.get(views, {}).get(token_hash(token)) if token else None
+    if found is None:
+        return None
+    actor, checked, expires_at = found
+    if time.monotonic() - checked < RECHECK and (expires_at is None or expires_at > _iso(now_utc())):
+        return actor
+    return None
+
+
 def actor_for_hash(views: ViewStore, digest: str) -> Actor | None:
     known = _known.setdefault(views, {})
     found = known.get(digest)
