@@ -108,10 +108,16 @@ class OrjsonTranscoder(JSONTranscoder):
         return self._encode_obj(obj)  # raises for an unregistered type
 
     def _untag(self, obj: Any) -> Any:
-        if isinstance(obj, dict):
+        # Exact types, and no call for a plain value: every stored event read passes through here (a cold load
+        # of a ledger folds up to a snapshot interval of them).
+        kind = type(obj)
+        if kind is dict:
             if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
                 return self._decode_obj(obj)
-            return {k: self._untag(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [self._untag(v) for v in obj]
+            return {k: v if type(v) in _PLAIN else self._untag(v) for k, v in obj.items()}
+        if kind is list:
+            return [v if type(v) in _PLAIN else self._untag(v) for v in obj]
         return obj
+
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))  # what orjson reads that holds no tagged value
