@@ -80,7 +80,9 @@ class WritePath:
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         signer = getattr(self, "log_signer", None)
         if signer is not None:
-            for obj in objs:
+            # Each aggregate once: a batch names a ledger once per row it touched (200 rows on one ledger
+            # would sign each of its events 200 times).
+            for obj in {id(o): o for o in objs}.values():
                 for event in getattr(obj, "pending_events", ()):
                     if isinstance(event, ChainedAggregate.Event):
                         # Not covered by the chain hash (like `hash` itself): a signature over it.
