@@ -1,7 +1,7 @@
 """PostgreSQL with several servers: `kaohe serve --workers 1, 2, 4` on one store, loaded over 127.0.0.1.
 
   .venv/bin/python -O ops/bench_pg.py            the full run (8 minutes on the loaded machine of the README run)
-  .venv/bin/python -O ops/bench_pg.py --quick    fewer requests (about a minute on an idle machine)
+  .venv/bin/python -O ops/bench_pg.py --quick    fewer requests, 1 and 4 workers (well under a minute idle)
 
 Prints, for each worker count, HTTP findings/s (32 clients, one finding per request, random
 districts of 3,000) and the reads under mixed load (16 writers + 16 readers of a district's
@@ -237,12 +237,12 @@ def open_year(app, names: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer requests and shorter ceilings (< 1 minute)")
-    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter ceilings, 1 and 4 workers (< 1 minute)")
+    parser.add_argument("--workers", help="server processes to compare (default 1,2,4; --quick: 1,4)")
     parser.add_argument("--districts", type=int, default=3000)
     args = parser.parse_args()
-    writes, mixed, seconds = (600, 300, 2) if args.quick else (6000, 2000, 8)
-    counts = [int(w) for w in args.workers.split(",")]
+    writes, mixed, seconds = (400, 200, 1) if args.quick else (6000, 2000, 8)
+    counts = [int(w) for w in (args.workers or ("1,4" if args.quick else "1,2,4")).split(",")]
     say(f"[pg] {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores shared by PostgreSQL, the servers "
         f"and this load generator; {args.districts:,} districts")
     ceiling = ceilings(seconds)
