@@ -129,12 +129,19 @@ class WritePath:
         # The year changes rarely: it is read from the cache as it is (no store read per command, on
         # PostgreSQL either) and looked at again at most every YEAR_RECHECK. A write racing a close in
         # another process still conflicts: the close is written to every ledger too.
+        y = self._recent_year(year)
+        y.check_open()
+        return y
+
+    def _recent_year(self, year: int) -> AssessmentYear:
+        """The year as cached here, looked at again in the store at most every YEAR_RECHECK (not a store
+        read per command or per page: on PostgreSQL every fast-forward of the one year aggregate queues on
+        the library's lock for it, measured as most of a score read under 16 readers)."""
         y = self._year(year, fastforward=False)
         if self._year_may_have_moved(y):
             # Another process closed (or otherwise moved) the year since it was cached here.
             self._evict([y])
             y = self._year(year)
-        y.check_open()
         return y
 
     def _year_may_have_moved(self, y: AssessmentYear) -> bool:

@@ -19,9 +19,12 @@ class RecordReads:
 
     def year_info(self, year: int, after: int | None = None) -> dict[str, Any]:
         """The year as the aggregate knows it, closed as the shared views know it too (another process may
-        have closed it). Every read starts here, so it is also where a read waits for the views."""
+        have closed it). Every read starts here, so it is also where a read waits for the views.
+
+        The aggregate is the one cached here, at most YEAR_RECHECK old, unless the read names a position
+        (Kaohe-Read-After): then it is brought up to date, as a caller who just wrote expects."""
         self.fresh(after)
-        y = self._year(year)
+        y = self._year(year) if after else self._recent_year(year)
         rows = self.views.query("SELECT closed_at FROM view_years WHERE year = ?", (year,))
         closed = y.closed or bool(rows and rows[0][0])
         return {"year": year, "rubric": y.rubric, "rubric_hash": y.rubric_hash, "districts": y.districts,
