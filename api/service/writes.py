@@ -33,6 +33,7 @@ from domain.log_check import sign_event
 from domain.rubric import canonical_json
 from domain.text import check_input, iso_date
 from domain.year import AssessmentYear
+from api.service.cache_horizon import CacheHorizon
 from api.service.write_locks import AggregateLocks
 
 MAX_ATTEMPTS = 20
@@ -72,6 +73,8 @@ class WritePath:
         self._write_lock = threading.RLock()
         self._command = threading.local()  # the aggregates the running command has touched
         self._batch: list | None = None  # inside run_together: aggregates waiting for one save
+        self._horizon = CacheHorizon(self)
+        self._behind: set | None = None  # inside run_together on PostgreSQL: the cached aggregates to fast-forward
         self._year_checked: dict[int, float] = {}  # year → when the store was last asked about it
         self.written_position = 0  # the newest store position this process wrote
         self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of a refused save
@@ -113,6 +116,8 @@ class WritePath:
         touched = getattr(self._command, "touched", None)
         if touched is not None and aggregate_id in touched:
             return touched[aggregate_id]
+        if fastforward and self._behind is not None and aggregate_id not in self._behind:
+            fastforward = False  # a batch looked once for what others wrote (api.service.cache_horizon)
         aggregate = None
         if not fastforward and self.repository.cache is not None:
             try:
@@ -295,6 +300,7 @@ class WritePath:
         with self._write_lock:
             self._batch = batch = []
             try:
+                self._behind = self._horizon.behind()
                 for command in commands:
                     results.append(command())
                 self.save(*batch)
@@ -305,7 +311,7 @@ class WritePath:
                 self._evict(batch)
                 raise
             finally:
-                self._batch = None
+                self._batch = self._behind = None
         if saved:  # outside the write lock: the batch's one checkpoint, one SELECT of proofs
             entries = self.log_entries([r[LAST_EVENT]["head"] for r in results if LAST_EVENT in r],
                                        integrated=self._integrated())
