@@ -17,12 +17,13 @@ from domain.actors import Actor
 bearer = HTTPBearer(auto_error=False, description="an API token from `kaohe token create`")
 
 
-def actor_for_authorization(service: KaoheApp, authorization: str | None) -> Actor | None:
-    """The actor an `Authorization: Bearer <token>` header speaks for, or None."""
+def remembered_actor_for_authorization(service: KaoheApp, authorization: str | None) -> Actor | None:
+    """The actor an `Authorization: Bearer <token>` header speaks for, if found within the last RECHECK
+    seconds (no database query: safe on the event loop); None otherwise."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer":
         return None
-    return tokens.actor_for(service.views, token.strip())
+    return tokens.remembered_actor(service.views, token.strip())
 
 
 async def current_actor(request: Request, service: Service,

@@ -38,13 +38,20 @@ def _plan(model: type[BaseModel]) -> _Plan:
     plan = _Plan()
     for name, field in model.model_fields.items():
         key = field.serialization_alias or field.alias or name
-        if _POINTS_SERIALIZER in field.metadata or Points in get_args(field.annotation):  # Points, Points | None
+        if _holds_points(field):
             plan.points.add(key)
             continue
         inner = _model_in(field.annotation)
         if inner is not None:
             plan.nested[key] = _plan(inner)
     return plan
+
+
+def _holds_points(field: Any) -> bool:
+    """`Points` or `Points | None` (not `list[Points]`: no model here has one, and it would need a plan of its own)."""
+    if _POINTS_SERIALIZER in field.metadata:
+        return True
+    return get_origin(field.annotation) in (Union, types.UnionType) and Points in get_args(field.annotation)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -68,7 +75,8 @@ def _convert(value: Any, plan: _Plan) -> Any:
         if v is None:
             out[k] = v
         elif k in plan.points:
-            out[k] = _number_of_text(v) if isinstance(v, str) else _number(v)
+            out[k] = _number_of_text(v if isinstance(v, str) else str(v)) if isinstance(v, (str, float)) \
+                else _number(v)  # a float as pydantic reads one: by its shortest text
         elif k in plan.nested:
             out[k] = _convert(v, plan.nested[k])
         else:

@@ -3,8 +3,9 @@ JSON, before FastAPI's routing.
 
 The ranking and the breakdowns are the busiest reads at year end and their answers only change
 when the store moves on (see `ScoreReads.remembered`). This pure ASGI middleware asks the same
-token lookup and role table as the routes and sends the remembered bytes; anything else (no
-token, another role, a query string, `Kaohe-Read-After`, nothing remembered yet) goes on to
+tokens (those found in the last RECHECK seconds: no database query on the event loop) and role
+table as the routes and sends the remembered bytes; anything else (no token, a token not found
+lately, another role, a query string, `Kaohe-Read-After`, nothing remembered yet) goes on to
 FastAPI unchanged, which answers it, errors included, the usual way.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Awaitable, Callable
 
-from api.http.deps import actor_for_authorization
+from api.http.deps import remembered_actor_for_authorization
 from domain.actors import Actor, can, can_read_district
 
 SCORES = re.compile(r"/api/years/(\d{4})/scores")
@@ -57,7 +58,9 @@ class RememberedScores:
         if limiter.retry_after(scope["client"][0] if scope.get("client") else None) is not None:
             return None  # blocked: FastAPI answers 429
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
-        actor = actor_for_authorization(service, authorization)
+        # Only a token found a moment ago: asking the database would block the event loop (FastAPI asks it
+        # in a thread, and remembers the token for the next request).
+        actor = remembered_actor_for_authorization(service, authorization)
         if actor is None or not may(actor):
             return None
         return service.remembered_now(name, year, wait=False)  # never block the event loop

@@ -1,58 +1,94 @@
-"""Which cached aggregates other processes have moved on: one query per group-commit batch on PostgreSQL.
+"""Which cached ledgers other processes have moved on: one query per group-commit batch on PostgreSQL.
 
 On PostgreSQL several servers write, so the library fast-forwards a cached aggregate on every `get`:
 one query per command, most of a finding's share of a batch (measured: 30% of a batch of 32). A
-batch instead asks once for what the store gained since its last look (each aggregate's newest
-version after that position) and fast-forwards only the cached aggregates behind it; the others
-are read from the cache as they are.
+batch instead asks once what the store gained since the last look (each aggregate's newest version
+after that position), marks the cached ones behind it stale, and reads the other cached ledgers as
+they are; a stale one is fast-forwarded when next got, and is current again from then on.
 
-Why that is safe: the library appends under `LOCK TABLE ... IN EXCLUSIVE MODE`, so positions commit
-in order and "nothing after position P" means nothing missed up to P. A write another process
-makes after the look, before the batch saves, still conflicts on the aggregate's version at the
-save; the batch is then refused as a whole and each command runs again alone, fast-forwarding
-as before (api.service.writes.run_together). So a stale copy can cost a retry, never a decision.
+Why that is safe:
+- The library appends under `LOCK TABLE ... IN EXCLUSIVE MODE`, so positions commit in order and
+  "nothing after position P" means nothing missed up to P. (Not so with the library's database
+  functions, `POSTGRES_ENABLE_DB_FUNCTIONS`: then every get fast-forwards, as before.)
+- The first look cannot know what was cached before it: everything cached then is marked stale.
+- A write another process makes after the look, before the batch saves, conflicts on the ledger's
+  version at the save; the batch is then refused as a whole and each command runs again alone,
+  fast-forwarding as before (api.service.writes.run_together). A stale copy costs a retry.
+- Only ledgers are read this way, and a command that reads one without fast-forward must save that
+  ledger (checked in `WritePath._write_once_saved`): its decision is then guarded by the version
+  check. The year is looked at on its own clock (`_recent_year`), idempotency records always
+  fast-forward.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from domain.ledger import DistrictLedger
+
 
 class CacheHorizon:
+    """Used under the application's write lock only."""
+
     def __init__(self, app: Any):
         self.app = app
         self.position: int | None = None  # the store position of the last look
+        self.stale: set[Any] = set()  # cached aggregates with newer events in the store than in the cache
+        self._enabled: bool | None = None
 
     @property
     def enabled(self) -> bool:
-        repository = self.app.repository
-        return bool(repository.fastforward) and repository.cache is not None \
-            and self.app.env_dict().get("PERSISTENCE_MODULE", "").endswith("postgres")
+        if self._enabled is None:
+            repository, recorder = self.app.repository, self.app.recorder
+            self._enabled = bool(repository.fastforward) and repository.cache is not None \
+                and self.app.env_dict().get("PERSISTENCE_MODULE", "").endswith("postgres") \
+                and not getattr(recorder.datastore, "enable_db_functions", False)
+        return self._enabled
 
-    def behind(self) -> set[Any] | None:
-        """The ids of cached aggregates with newer events in the store than in the cache; None when every
-        aggregate must be fast-forwarded (not PostgreSQL, or the first look: what was cached before it
-        is not known to be current)."""
+    def look(self) -> None:
+        """What other processes wrote since the last look: those of them cached here are stale."""
         if not self.enabled:
-            return None
+            return
         recorder = self.app.recorder
         table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
         with recorder.datastore.transaction(commit=False) as curs:
             if self.position is None:
                 curs.execute(f"SELECT COALESCE(MAX(notification_id), 0) AS head FROM {table}")
                 self.position = int(curs.fetchone()["head"])
-                return None
+                self.stale.update(self._cached_ids())
+                return
             curs.execute(f"SELECT originator_id, MAX(originator_version) AS version, MAX(notification_id) AS head "
                          f"FROM {table} WHERE notification_id > %s GROUP BY originator_id", (self.position,))
             rows = curs.fetchall()
-        cache = self.app.repository.cache
-        behind = set()
         for row in rows:
             self.position = max(self.position, int(row["head"]))
-            try:
-                cached = cache.get(row["originator_id"])
-            except KeyError:
-                continue  # not cached: a get loads it from the store anyway
-            if cached.version < row["version"]:
-                behind.add(row["originator_id"])
-        return behind
+            cached = self._peek(row["originator_id"])
+            if cached is not None and cached.version < row["version"]:
+                self.stale.add(row["originator_id"])
+
+    def current(self, aggregate_id: Any) -> DistrictLedger | None:
+        """The cached ledger, if the looks so far say the store has nothing newer for it; else None."""
+        if not self.enabled or self.position is None or aggregate_id in self.stale:
+            return None
+        cached = self._peek(aggregate_id)
+        return cached if isinstance(cached, DistrictLedger) else None
+
+    def forwarded(self, aggregate_id: Any) -> None:
+        """The aggregate was just read through the library (fast-forwarded or loaded): current again."""
+        self.stale.discard(aggregate_id)
+
+    def _peek(self, aggregate_id: Any) -> Any:
+        """The cached aggregate without touching its recency (a look must not keep others' ledgers cached)."""
+        cache = self.app.repository.cache
+        entry = cache.cache.get(aggregate_id)
+        if entry is None:
+            return None
+        return entry[cache.RESULT] if hasattr(cache, "RESULT") else entry  # LRUCache keeps links, Cache values
+
+    def _cached_ids(self) -> list[Any]:
+        cache = self.app.repository.cache
+        lock = getattr(cache, "lock", None)  # the LRU cache's own: request threads put into it meanwhile
+        if lock is None:
+            return list(cache.cache)
+        with lock:
+            return list(cache.cache)

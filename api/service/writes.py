@@ -60,6 +60,10 @@ MAX_ROWS = 5000  # rows in one batch call (a year's whole bulk entry is a few hu
 MAX_ROW_ERRORS = 100  # row errors listed in a refused batch's details
 
 
+class StaleRead(RuntimeError):
+    """A batched command read a ledger from the cache without fast-forward and did not save it."""
+
+
 class IdempotencyKeyReused(InvalidInput):
     code = "idempotency_key_reused"
 
@@ -73,8 +77,7 @@ class WritePath:
         self._write_lock = threading.RLock()
         self._command = threading.local()  # the aggregates the running command has touched
         self._batch: list | None = None  # inside run_together: aggregates waiting for one save
-        self._horizon = CacheHorizon(self)
-        self._behind: set | None = None  # inside run_together on PostgreSQL: the cached aggregates to fast-forward
+        self._horizon = CacheHorizon(self)  # PostgreSQL: which cached ledgers others moved on (run_together)
         self._year_checked: dict[int, float] = {}  # year → when the store was last asked about it
         self.written_position = 0  # the newest store position this process wrote
         self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of a refused save
@@ -116,16 +119,22 @@ class WritePath:
         touched = getattr(self._command, "touched", None)
         if touched is not None and aggregate_id in touched:
             return touched[aggregate_id]
-        if fastforward and self._behind is not None and aggregate_id not in self._behind:
-            fastforward = False  # a batch looked once for what others wrote (api.service.cache_horizon)
         aggregate = None
-        if not fastforward and self.repository.cache is not None:
+        if fastforward and getattr(self._command, "in_batch", False):
+            # The batch looked once for what others wrote (api.service.cache_horizon); this command must then
+            # save what it read so (checked in _write_once_saved).
+            aggregate = self._horizon.current(aggregate_id)
+            if aggregate is not None:
+                self._command.unforwarded.add(aggregate_id)
+        if aggregate is None and not fastforward and self.repository.cache is not None:
             try:
                 aggregate = self.repository.cache.get(aggregate_id)
             except KeyError:
                 pass
         if aggregate is None:
             aggregate = self.repository.get(aggregate_id)
+            if fastforward:
+                self._horizon.forwarded(aggregate_id)
         if touched is not None:
             touched[aggregate_id] = aggregate
         return aggregate
@@ -197,6 +206,7 @@ class WritePath:
             expected = locks.expected(hint)
             for attempt in range(MAX_ATTEMPTS):
                 self._command.touched = touched = {}
+                self._command.unforwarded = unforwarded = set()
                 aggregates: list[Any] = []
                 try:
                     if self._batch is None:  # in a batch, the batch's save takes every lock at once
@@ -207,6 +217,10 @@ class WritePath:
                             return earlier
                     aggregates, response = build()
                     aggregates = list({id(a): a for a in aggregates}.values())  # a batch names a ledger per row
+                    if unforwarded - {a.id for a in aggregates}:
+                        # Read from the cache as it was (a batch on PostgreSQL) and not saved, so no version check
+                        # would catch a stale read: refuse, and the batch runs each command alone.
+                        raise StaleRead(sorted(map(str, unforwarded - {a.id for a in aggregates})))
                     # Nothing recorded (a repeated heading): the receipt's own head is what its log proves.
                     last = last_chained_event(aggregates) or _receipt_of(response)
                     if last is not None:
@@ -300,7 +314,8 @@ class WritePath:
         with self._write_lock:
             self._batch = batch = []
             try:
-                self._behind = self._horizon.behind()
+                self._command.in_batch = True  # this thread's commands; other threads fast-forward as ever
+                self._horizon.look()
                 for command in commands:
                     results.append(command())
                 self.save(*batch)
@@ -311,7 +326,8 @@ class WritePath:
                 self._evict(batch)
                 raise
             finally:
-                self._batch = self._behind = None
+                self._batch = None
+                self._command.in_batch = False
         if saved:  # outside the write lock: the batch's one checkpoint, one SELECT of proofs
             entries = self.log_entries([r[LAST_EVENT]["head"] for r in results if LAST_EVENT in r],
                                        integrated=self._integrated())
