@@ -93,6 +93,7 @@ class LogCatchUp(CatchUp):
         """
         with self._lock:
             self.log.integrated = []
+            self.log.known_nodes = {}
             known = self.log.position
             if known is not None and inserted and [n.id for n in inserted] == list(
                     range(known + 1, known + 1 + len(inserted))):
@@ -125,6 +126,10 @@ class MerkleLog:
         self.integrated: list[tuple[int, int, str]] = []  # (year, leaf index, chain hash) of leaves added
         # year → (index, inclusion proof) of its newest leaf: the border before it was added, lowest level first
         self.last_proofs: dict[int, tuple[int, list[bytes]]] = {}
+        # year → (level, index) → hash: the border before the integration's first leaf of the year and every
+        # node its leaves made, which is every node an inclusion proof of those leaves in the new tree needs
+        # (a left sibling of a new leaf's path is a border node; a right one was made by the new leaves)
+        self.known_nodes: dict[int, dict[tuple[int, int], bytes]] = {}
 
     def begin(self, tx: Transaction, position: int) -> None:
         """A batch starts. The borders in memory hold if the log is where this process left it; otherwise
@@ -140,10 +145,17 @@ class MerkleLog:
             if tree is None:
                 tree = self._trees[fact.year] = load_frontier(tx.query, fact.year)
             index = tree.size
+            known = None
             if self.integrating:
                 self.last_proofs[fact.year] = (index, tree.path())
+                known = self.known_nodes.get(fact.year)
+                if known is None:
+                    known = self.known_nodes[fact.year] = {
+                        key: tree.border[key[0]] for key in border_keys(tree.size)}
             for level, j, h in tree.append(merkle.leaf_hash(bytes.fromhex(fact.hash))):
                 self._nodes.append((fact.year, level, j, h.hex()))
+                if known is not None:
+                    known[(level, j)] = h
             self._leaves.append((fact.year, index, fact.hash, fact.position, fact.aggregate_id, fact.version))
             if self.integrating:
                 self.integrated.append((fact.year, index, fact.hash))

@@ -135,3 +135,26 @@ def test_freshly_started_services_save_long_ledgers_with_their_leaves(app, year_
         finally:
             fresh.close()
     assert app.verify(YEAR)["ok"]  # the log's views hold the tree of every stored event
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 13, 33])
+def test_a_batchs_receipts_are_proven_from_the_nodes_its_insert_made(app, year_2018, monkeypatch, count):
+    # Every receipt of a group-commit batch carries a proof against the batch's one checkpoint, made from the
+    # nodes the insert kept in memory (no SELECT of the log's nodes), for batches that start at any border.
+    from projections import merkle_log
+
+    for i in range(count % 7):  # a tree of some other size first, so batches begin at various borders
+        finding(app, DISTRICTS[i % len(DISTRICTS)])
+    fetched: list = []
+    real = merkle_log.LogTree.inclusion_proofs
+    monkeypatch.setattr(merkle_log.LogTree, "inclusion_proofs",
+                        lambda self, indices, size: fetched.append(indices) or real(self, indices, size))
+    commands = [lambda i=i: finding(app, DISTRICTS[i % len(DISTRICTS)], f"2018-06-{i % 28 + 1:02d}")
+                for i in range(count)]
+    answers = app.run_together(commands)
+    sizes = {a["receipt"]["log"]["size"] for a in answers}
+    assert len(sizes) == 1
+    size = sizes.pop()
+    indices = [proven(app, a["receipt"]) for a in answers]  # (a ledger's events lie together in the batch)
+    assert sorted(indices) == list(range(size - count, size))
+    assert fetched == []

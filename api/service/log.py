@@ -243,6 +243,10 @@ class LogService:
                 newest = integrated.last_proofs.get(year)
                 if newest is not None and newest[0] == index == cp["size"] - 1:
                     out[digest] = entry(index, digest, cp, newest[1])
+                    continue
+                proof = _proof_in_memory(integrated.nodes.get(year), index, cp["size"])
+                if proof is not None:  # a batch's other leaves: from the nodes the insert made, no SELECT
+                    out[digest] = entry(index, digest, cp, proof)
                 else:
                     pending.setdefault((year, cp["size"]), (cp, []))[1].append((index, digest))
             rest = [h for h in wanted if h not in found]
@@ -347,3 +351,13 @@ class LogService:
         names = log_tables.witness_keys(self.views)
         return {"year": year, "size": size, "root": root.hex(), "witnesses": [names.get(v, v) for v in vkeys],
                 "cosignatures": log_tables.cosignatures(self.views, year, size)}
+
+
+def _proof_in_memory(nodes: dict[tuple[int, int], bytes] | None, index: int, size: int) -> list[bytes] | None:
+    """The inclusion proof of a leaf an insert just added, from the nodes it kept (None: one is not there)."""
+    if not nodes:
+        return None
+    try:
+        return merkle.inclusion_proof(index, size, lambda level, i: nodes[(level, i)])
+    except KeyError:
+        return None

@@ -35,6 +35,7 @@ class Integrated(NamedTuple):
     leaves: dict[str, tuple[int, int]]  # chain hash → (year, leaf index)
     checkpoints: dict[int, dict[str, Any]]  # year → the checkpoint kept at the year's new size
     last_proofs: dict[int, tuple[int, list[bytes]]]  # year → (index, inclusion proof) of its newest leaf
+    nodes: dict[int, dict[tuple[int, int], bytes]]  # year → the nodes that prove its new leaves (MerkleLog.known_nodes)
 
 
 class LogIntegration:
@@ -63,7 +64,7 @@ class LogIntegration:
             size, root = log.head(year)
             note = self.signer.sign(checkpoint_body(self.origin(year), size, root))
             checkpoints[year] = log_tables.keep_checkpoint(tx, year, size, root.hex(), note)
-        self._local.pending = (reached, Integrated(leaves, checkpoints, dict(log.last_proofs)))
+        self._local.pending = (reached, Integrated(leaves, checkpoints, dict(log.last_proofs), log.known_nodes))
 
     def committed(self) -> None:
         pending, self._local.pending = getattr(self._local, "pending", None), None
