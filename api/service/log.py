@@ -221,7 +221,7 @@ class LogService:
                     first: bool = False) -> dict[str, dict[str, Any]]:
         """Per chain hash, what a receipt carries: its leaf index, a signed checkpoint and the inclusion proof
         against it. A leaf the write just added (`integrated`) is proven against the checkpoint its insert
-        signed, the newest leaf from memory, others with one SELECT; any other against the newest kept
+        signed, from the nodes it made (in memory); any other against the newest kept
         checkpoint, or (`first`) the first kept one that included it. A hash the log has not got (the views
         failing) is left out: the write itself is stored all the same."""
         wanted = list(dict.fromkeys(h for h in hashes if h))

@@ -328,7 +328,7 @@ class WritePath:
             finally:
                 self._batch = None
                 self._command.in_batch = False
-        if saved:  # outside the write lock: the batch's one checkpoint, one SELECT of proofs
+        if saved:  # outside the write lock: the batch's one checkpoint, its proofs from the insert's nodes
             entries = self.log_entries([r[LAST_EVENT]["head"] for r in results if LAST_EVENT in r],
                                        integrated=self._integrated())
             return [self._with_log(r, entries=entries) for r in results]
