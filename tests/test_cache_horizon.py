@@ -193,3 +193,21 @@ def test_a_read_sees_another_servers_publication_and_close(two):
     assert here.year_info(YEAR, after=there.written_position)["closed"] is True
     time.sleep(YEAR_RECHECK + 0.05)
     assert here._recent_year(YEAR).closed  # the cached year itself is looked at again
+
+
+def test_after_a_flood_of_other_writes_the_whole_cache_is_fast_forwarded(two, monkeypatch):
+    # A look reads at most MOST_EVENTS positions; beyond that it trusts nothing cached (and reads nothing).
+    from api.service import cache_horizon
+
+    here, there = two
+    here.run_together([finding(here, "中山区", 1), finding(here, "西岗区", 1)])
+    here.run_together([finding(here, "中山区", 2), finding(here, "西岗区", 2)])  # both current here
+    monkeypatch.setattr(cache_horizon, "MOST_EVENTS", 1)
+    there.record_finding(OFFICE, year=YEAR, district="西岗区", clause="8.2.b", occurred_on="2018-05-03")
+    there.record_finding(OFFICE, year=YEAR, district="西岗区", clause="8.2.b", occurred_on="2018-05-04")
+    here.run_together([finding(here, "中山区", 5)])
+    assert ledger_id(YEAR, "西岗区") in here._horizon.stale
+    refused = saves_refused(here, monkeypatch)
+    answers = here.run_together([finding(here, "中山区", 6), finding(here, "西岗区", 6)])
+    assert all(isinstance(a, dict) for a in answers) and refused == []
+    assert len(stored_findings(there, "西岗区")) == 5

@@ -10,7 +10,8 @@ Why that is safe:
 - The library appends under `LOCK TABLE ... IN EXCLUSIVE MODE`, so positions commit in order and
   "nothing after position P" means nothing missed up to P. (Not so with the library's database
   functions, `POSTGRES_ENABLE_DB_FUNCTIONS`: then every get fast-forwards, as before.)
-- The first look cannot know what was cached before it: everything cached then is marked stale.
+- The first look cannot know what was cached before it: everything cached then is marked stale. So is
+  everything when others wrote more than MOST_EVENTS since the last look (a look never reads a flood).
 - A write another process makes after the look, before the batch saves, conflicts on the ledger's
   version at the save; the batch is then refused as a whole and each command runs again alone,
   fast-forwarding as before (api.service.writes.run_together). A stale copy costs a retry.
@@ -25,6 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 from domain.ledger import DistrictLedger
+
+MOST_EVENTS = 20_000  # store positions a look reads at most; beyond, every cached aggregate is fast-forwarded
 
 
 class CacheHorizon:
@@ -52,16 +55,20 @@ class CacheHorizon:
         recorder = self.app.recorder
         table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
         with recorder.datastore.transaction(commit=False) as curs:
-            if self.position is None:
-                curs.execute(f"SELECT COALESCE(MAX(notification_id), 0) AS head FROM {table}")
-                self.position = int(curs.fetchone()["head"])
+            curs.execute(f"SELECT COALESCE(MAX(notification_id), 0) AS head FROM {table}")
+            head = int(curs.fetchone()["head"])
+            if self.position is None or head - self.position > MOST_EVENTS:
+                # The first look, or others wrote so much since the last one (a bulk import elsewhere) that
+                # reading it all here would hold the write lock: distrust the whole cache instead.
+                self.position = head
                 self.stale.update(self._cached_ids())
                 return
-            curs.execute(f"SELECT originator_id, MAX(originator_version) AS version, MAX(notification_id) AS head "
-                         f"FROM {table} WHERE notification_id > %s GROUP BY originator_id", (self.position,))
+            curs.execute(f"SELECT originator_id, MAX(originator_version) AS version FROM {table} "
+                         f"WHERE notification_id > %s AND notification_id <= %s GROUP BY originator_id",
+                         (self.position, head))
             rows = curs.fetchall()
+        self.position = head
         for row in rows:
-            self.position = max(self.position, int(row["head"]))
             cached = self._peek(row["originator_id"])
             if cached is not None and cached.version < row["version"]:
                 self.stale.add(row["originator_id"])
