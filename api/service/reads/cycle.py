@@ -34,14 +34,13 @@ def _submission(row: tuple) -> dict[str, Any]:
 class CycleReads:
     # --- the year's stage --------------------------------------------------------------
 
-    def year_cycle(self, y: Any, closed: bool) -> dict[str, Any]:
-        """What year_info adds: dispute_days, the latest 公示 and the stage today."""
+    def year_cycle(self, y: Any, closed: bool, published: tuple | None) -> dict[str, Any]:
+        """What year_info adds: dispute_days, the latest 公示 and the stage today (`published`: the newest 公示
+        the views hold, as (days, starts_on, ends_on))."""
         publication = dict(y.publication) if y.publication else None
-        rows = self.views.query("SELECT days, starts_on, ends_on FROM view_publications WHERE year = ? "
-                                "ORDER BY position DESC LIMIT 1", (y.year,))
-        if rows and (publication is None or rows[0][1] > publication["starts_on"]):
+        if published and (publication is None or published[1] > publication["starts_on"]):
             # Another process published since this one last read the year (the shared views saw it).
-            publication = {"days": rows[0][0], "starts_on": rows[0][1], "ends_on": rows[0][2]}
+            publication = {"days": published[0], "starts_on": published[1], "ends_on": published[2]}
         today = shanghai_date(chained.utcnow())
         current = stage(closed, publication["ends_on"] if publication else None, today)
         return {"dispute_days": y.dispute_days, "publication": publication, "stage": current}

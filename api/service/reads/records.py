@@ -25,10 +25,19 @@ class RecordReads:
         (Kaohe-Read-After): then it is brought up to date, as a caller who just wrote expects."""
         self.fresh(after)
         y = self._year(year) if after else self._recent_year(year)
-        rows = self.views.query("SELECT closed_at FROM view_years WHERE year = ?", (year,))
-        closed = y.closed or bool(rows and rows[0][0])
+        # What the shared views say of the year changes only when they move on: asked once per position, not
+        # in two queries per read (on PostgreSQL each a round trip from a pooled connection).
+        closed_at, published = self.remembered("year-views", year, lambda: self.year_views(year))
+        closed = y.closed or bool(closed_at)
         return {"year": year, "rubric": y.rubric, "rubric_hash": y.rubric_hash, "districts": y.districts,
-                "closed": closed, **self.year_cycle(y, closed)}
+                "closed": closed, **self.year_cycle(y, closed, published)}
+
+    def year_views(self, year: int) -> tuple[str | None, tuple | None]:
+        """(when the views saw the year closed, its newest 公示 as (days, starts_on, ends_on)), or Nones."""
+        rows = self.views.query("SELECT closed_at FROM view_years WHERE year = ?", (year,))
+        published = self.views.query("SELECT days, starts_on, ends_on FROM view_publications WHERE year = ? "
+                                     "ORDER BY position DESC LIMIT 1", (year,))
+        return (rows[0][0] if rows else None), (tuple(published[0]) if published else None)
 
     def unsigned_pairs(self, year: int) -> list[list[str]]:
         """Every (district, indicator) not yet signed off (核定), in rubric order, as the views show it."""
