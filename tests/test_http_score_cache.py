@@ -30,3 +30,23 @@ def test_as_of_and_other_years_go_to_the_route(api, year_2018):
     api.get("office", f"{Y}/scores")
     assert api.get("office", f"{Y}/scores", as_of="2018-01-01").json()["as_of"] is not None
     assert api.get("office", "/years/2017/scores").status_code == 404
+
+
+def test_a_breakdown_not_remembered_is_made_before_routing_and_is_the_routes_answer(api, year_2018, monkeypatch):
+    # The middleware makes a breakdown nobody has read yet itself, in a thread, with the route's function;
+    # the answer equals the one FastAPI's route gives (?findings=shown goes to the route), and a read of a
+    # district the year lacks, or by a reader it is not for, still gets the route's error.
+    from api.http import score_cache
+
+    made: list = []
+    real = score_cache.breakdown_json
+    monkeypatch.setattr(score_cache, "breakdown_json", lambda *a: made.append(a[2:]) or real(*a))
+    api.get("office", f"{Y}/scores")  # the office's token found once (the middleware asks only remembered ones)
+    api.post("office", f"{Y}/meetings", {"title": "会", "held_on": "2018-03-02", "absent": ["中山区"]})
+    before = api.get("office", f"{Y}/districts/中山区/score")
+    assert before.status_code == 200 and made == [(2018, "中山区")]
+    routed = api.get("office", f"{Y}/districts/中山区/score", findings="shown")  # a query string: the route
+    assert routed.json() == before.json() and before.json()["total"] == 99.5
+    missing = api.get("office", f"{Y}/districts/不存在区/score")
+    assert missing.status_code == 404 and missing.json()["error"]["message"]
+    assert api.get("西岗区", f"{Y}/districts/中山区/score").status_code == 403

@@ -4,9 +4,12 @@ JSON, before FastAPI's routing.
 The ranking and the breakdowns are the busiest reads at year end and their answers only change
 when the store moves on (see `ScoreReads.remembered`). This pure ASGI middleware asks the same
 tokens (those found in the last RECHECK seconds: no database query on the event loop) and role
-table as the routes and sends the remembered bytes; anything else (no token, a token not found
-lately, another role, a query string, `Kaohe-Read-After`, nothing remembered yet) goes on to
-FastAPI unchanged, which answers it, errors included, the usual way.
+table as the routes and sends the remembered bytes. A breakdown not remembered yet is made here too, in a
+thread, by the route's own function (`breakdown_json`): a district's page read after each write would
+otherwise pay FastAPI's routing and dependencies each time, most of the event loop's share of a read.
+Anything else (no token, a token not found lately, another role, a query string, `Kaohe-Read-After`,
+the ranking not remembered yet, any error) goes on to FastAPI unchanged, which answers it, errors
+included, the usual way.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from __future__ import annotations
 import re
 from typing import Any, Awaitable, Callable
 
+from starlette.concurrency import run_in_threadpool
+
 from api.http.deps import remembered_actor_for_authorization
+from api.http.routes.scores import breakdown_json
 from domain.actors import Actor, can, can_read_district
 
 SCORES = re.compile(r"/api/years/(\d{4})/scores")
@@ -29,6 +35,11 @@ class RememberedScores:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("query_string"):
             body = self._answer(scope)
+            if callable(body):
+                try:
+                    body = await run_in_threadpool(body)
+                except Exception:  # noqa: BLE001 - FastAPI answers it again, errors the usual way
+                    body = None
             if body is not None:
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [*JSON, (b"content-length", str(len(body)).encode())]})
@@ -36,7 +47,7 @@ class RememberedScores:
                 return
         await self.app(scope, receive, send)
 
-    def _answer(self, scope: dict[str, Any]) -> bytes | None:
+    def _answer(self, scope: dict[str, Any]) -> bytes | Callable[[], bytes] | None:
         if any(k == b"kaohe-read-after" for k, _ in scope["headers"]):
             return None  # the route waits for that position
         match = SCORES.fullmatch(scope["path"])
@@ -44,13 +55,14 @@ class RememberedScores:
             return self._remembered(scope, int(match[1]), "scores.json", lambda actor: can(actor, "read_ranking"))
         match = BREAKDOWN.fullmatch(scope["path"])
         if match:
-            district = match[2]
-            return self._remembered(scope, int(match[1]), f"score/{district}",
-                                    lambda actor: can_read_district(actor, district))
+            district, year = match[2], int(match[1])
+            return self._remembered(scope, year, f"score/{district}", lambda actor: can_read_district(actor, district),
+                                    lambda service, actor: lambda: breakdown_json(service, actor, year, district))
         return None
 
     @staticmethod
-    def _remembered(scope: dict[str, Any], year: int, name: str, may: Callable[[Actor], bool]) -> bytes | None:
+    def _remembered(scope: dict[str, Any], year: int, name: str, may: Callable[[Actor], bool],
+                    make: Callable[[Any, Actor], Callable[[], bytes]] | None = None) -> bytes | Callable | None:
         service = getattr(scope["app"].state, "kaohe", None)
         limiter = getattr(scope["app"].state, "auth_failures", None)
         if service is None or limiter is None:
@@ -63,4 +75,5 @@ class RememberedScores:
         actor = remembered_actor_for_authorization(service, authorization)
         if actor is None or not may(actor):
             return None
-        return service.remembered_now(name, year, wait=False)  # never block the event loop
+        remembered = service.remembered_now(name, year, wait=False)  # never block the event loop
+        return remembered if remembered is not None or make is None else make(service, actor)

@@ -10,7 +10,9 @@ from api.documents.audit_csv import audit_csv
 from api.http import models as m
 from api.http.deps import CurrentActor, ReadAfter
 from api.http import model_json, ranking_json
+from api.service import KaoheApp
 from api.shared import Service, attachment
+from domain.actors import Actor
 
 router = APIRouter()
 RANKING_JSON = ranking_json.RankingJSON()
@@ -45,10 +47,15 @@ def district_score(year: int, district: str, service: Service, actor: CurrentAct
     if as_of or findings == "all":
         return Response(BREAKDOWN_JSON(service.district_score(
             actor, year, district, as_of=as_of, every_finding=findings == "all")), media_type="application/json")
+    return Response(breakdown_json(service, actor, year, district), media_type="application/json")
+
+
+def breakdown_json(service: KaoheApp, actor: Actor, year: int, district: str) -> bytes:
+    """A district's breakdown as the route answers it (also answered before routing: api.http.score_cache)."""
     service.district_of(actor, year, district)  # the role and the district checked before anything is remembered
     # Kept until the views move on, like the ranking: a district's page is read far more often than written.
-    return Response(service.remembered(f"score/{district}", year, lambda: BREAKDOWN_JSON(
-        service.district_score(actor, year, district))), media_type="application/json")
+    return service.remembered(f"score/{district}", year, lambda: BREAKDOWN_JSON(
+        service.district_score(actor, year, district)))
 
 
 @router.get(YEAR + "/districts/{district}/score/diff", response_model=m.ScoreDifference)
