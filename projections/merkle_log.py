@@ -20,6 +20,7 @@ from projections.store import Transaction
 INSERT_LEAF = ("INSERT INTO view_log_leaves (year, idx, hash, position, aggregate_id, version) "
                "VALUES (?, ?, ?, ?, ?, ?)")
 INSERT_NODE = "INSERT INTO view_log_nodes (year, level, idx, hash) VALUES (?, ?, ?, ?)"
+KNOWN_LEAVES = 10_000  # leaves an integration keeps the nodes of for its receipts (a batch: a few dozen)
 
 
 class Frontier:
@@ -149,7 +150,10 @@ class MerkleLog:
             if self.integrating:
                 self.last_proofs[fact.year] = (index, tree.path())
                 known = self.known_nodes.get(fact.year)
-                if known is None:
+                if len(self.integrated) > KNOWN_LEAVES:  # a first start taking a whole history: proofs by SELECT
+                    self.known_nodes.clear()
+                    known = None
+                elif known is None:
                     known = self.known_nodes[fact.year] = {
                         key: tree.border[key[0]] for key in border_keys(tree.size)}
             for level, j, h in tree.append(merkle.leaf_hash(bytes.fromhex(fact.hash))):
@@ -175,6 +179,7 @@ class MerkleLog:
         self._trees.clear()
         self.position = None
         self.last_proofs.clear()
+        self.known_nodes = {}
         self.integrated = []
         self._leaves, self._nodes = [], []
 

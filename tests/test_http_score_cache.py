@@ -50,3 +50,21 @@ def test_a_breakdown_not_remembered_is_made_before_routing_and_is_the_routes_ans
     missing = api.get("office", f"{Y}/districts/不存在区/score")
     assert missing.status_code == 404 and missing.json()["error"]["message"]
     assert api.get("西岗区", f"{Y}/districts/中山区/score").status_code == 403
+
+
+def test_reads_answered_before_routing_are_timed_under_their_routes_and_keep_ascii_years(api, year_2018):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    api.get("office", f"{Y}/scores")
+    for _ in range(2):  # made by the middleware, then remembered: both before FastAPI's routing
+        assert api.get("office", f"{Y}/districts/中山区/score").status_code == 200
+        assert api.get("office", f"{Y}/scores").status_code == 200
+    text = api.client.get("/metrics").text
+    counts = {(s.labels.get("route"), s.labels.get("status")): s.value
+              for f in text_string_to_metric_families(text) if f.name == "kaohe_http_request_seconds"
+              for s in f.samples if s.name.endswith("_count")}
+    assert counts[("/api/years/{year}/districts/{district}/score", "200")] >= 2
+    assert counts[("/api/years/{year}/scores", "200")] >= 3
+    assert ("unmatched", "200") not in counts
+    # A year in full-width digits is not a year to the route (422): the middleware leaves it to the route.
+    assert api.get("office", "/years/２０１８/districts/中山区/score").status_code == 422

@@ -158,3 +158,29 @@ def test_a_batchs_receipts_are_proven_from_the_nodes_its_insert_made(app, year_2
     indices = [proven(app, a["receipt"]) for a in answers]  # (a ledger's events lie together in the batch)
     assert sorted(indices) == list(range(size - count, size))
     assert fetched == []
+
+
+def test_a_batch_over_two_years_and_after_unlogged_events_is_proven_receipt_by_receipt(app, year_2018):
+    # Two years' trees grow in one insert, and the insert first takes events stored behind the log (the slow
+    # path of the integration): every receipt still proves against its own year's checkpoint.
+    from tests.independent_log import checkpoint_signed
+
+    admin = Actor("admin", "admin")
+    app.open_year(admin, year=2019, rubric="dalian-2018", districts=["中山区", "西岗区"])
+    integration = app.recorder.integration
+    app.recorder.integration = None
+    try:
+        finding(app, "西岗区")  # stored, not yet in the log
+    finally:
+        app.recorder.integration = integration
+    commands = [lambda y=y, d=d: app.record_finding(OFFICE, year=y, district=d, clause="8.2.b",
+                                                    occurred_on=f"{y}-05-01")
+                for y in (YEAR, 2019) for d in ("中山区", "西岗区") for _ in range(3)]
+    answers = app.run_together(commands)
+    for answer, command_year in zip(answers, [YEAR] * 6 + [2019] * 6):
+        entry = answer["receipt"]["log"]
+        origin, size, root = checkpoint_signed(app.log_key()["vkey"], entry["note"])
+        assert origin == f"{app.log_signer.name}/{command_year}"
+        leaf = sha(b"\x00" + bytes.fromhex(answer["receipt"]["head"]))
+        assert inclusion_ok(entry["index"], size, leaf, [bytes.fromhex(p) for p in entry["proof"]], root)
+    assert app.verify()["ok"]

@@ -8,8 +8,8 @@ table as the routes and sends the remembered bytes. A breakdown not remembered y
 thread, by the route's own function (`breakdown_json`): a district's page read after each write would
 otherwise pay FastAPI's routing and dependencies each time, most of the event loop's share of a read.
 Anything else (no token, a token not found lately, another role, a query string, `Kaohe-Read-After`,
-the ranking not remembered yet, any error) goes on to FastAPI unchanged, which answers it, errors
-included, the usual way.
+the ranking not remembered yet, a refusal or a 404) goes on to FastAPI unchanged, which answers it,
+errors included, the usual way; any other failure is the server's error, raised once.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from api.http.deps import remembered_actor_for_authorization
 from api.http.routes.scores import breakdown_json
 from domain.actors import Actor, can, can_read_district
+from domain.errors import DomainError
 
-SCORES = re.compile(r"/api/years/(\d{4})/scores")
-BREAKDOWN = re.compile(r"/api/years/(\d{4})/districts/([^/]+)/score")
+SCORES = re.compile(r"/api/years/([0-9]{4})/scores")  # ASCII digits, as the route's int parameter takes
+BREAKDOWN = re.compile(r"/api/years/([0-9]{4})/districts/([^/]+)/score")
 JSON = [(b"content-type", b"application/json")]
 
 
@@ -38,9 +39,13 @@ class RememberedScores:
             if callable(body):
                 try:
                     body = await run_in_threadpool(body)
-                except Exception:  # noqa: BLE001 - FastAPI answers it again, errors the usual way
+                except DomainError:  # refused, not found …: the route answers it again, errors the usual way
                     body = None
             if body is not None:
+                # For /metrics, the route's template (api.http.operations.route_template), as if routed.
+                match = SCORES.fullmatch(scope["path"]) or BREAKDOWN.fullmatch(scope["path"])
+                scope["route"] = self
+                scope["path_params"] = dict(zip(("year", "district"), match.groups()))
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [*JSON, (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
