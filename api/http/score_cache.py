@@ -4,11 +4,11 @@ JSON, before FastAPI's routing.
 The ranking and the breakdowns are the busiest reads at year end and their answers only change
 when the store moves on (see `ScoreReads.remembered`). This pure ASGI middleware asks the same
 tokens (those found in the last RECHECK seconds: no database query on the event loop) and role
-table as the routes and sends the remembered bytes. A breakdown not remembered yet is made here too, in a
-thread, by the route's own function (`breakdown_json`): a district's page read after each write would
+table as the routes and sends the remembered bytes. An answer not remembered yet is made here too, in a
+thread, by the route's own function (`breakdown_json`, `ranking_bytes`): a read after each write would
 otherwise pay FastAPI's routing and dependencies each time, most of the event loop's share of a read.
 Anything else (no token, a token not found lately, another role, a query string, `Kaohe-Read-After`,
-the ranking not remembered yet, a refusal or a 404) goes on to FastAPI unchanged, which answers it,
+a refusal or a 404) goes on to FastAPI unchanged, which answers it,
 errors included, the usual way; any other failure is the server's error, raised once.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import remembered_actor_for_authorization
-from api.http.routes.scores import breakdown_json
+from api.http.routes.scores import breakdown_json, ranking_bytes
 from domain.actors import Actor, can, can_read_district
 from domain.errors import DomainError
 
@@ -57,7 +57,9 @@ class RememberedScores:
             return None  # the route waits for that position
         match = SCORES.fullmatch(scope["path"])
         if match:
-            return self._remembered(scope, int(match[1]), "scores.json", lambda actor: can(actor, "read_ranking"))
+            year = int(match[1])
+            return self._remembered(scope, year, "scores.json", lambda actor: can(actor, "read_ranking"),
+                                    lambda service, actor: lambda: ranking_bytes(service, actor, year))
         match = BREAKDOWN.fullmatch(scope["path"])
         if match:
             district, year = match[2], int(match[1])

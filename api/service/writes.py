@@ -181,7 +181,9 @@ class WritePath:
         require_writer(actor)
         for field, value in args.items():
             check_input(value, field)
-        fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest()
+        # What an Idempotency-Key's retry must repeat exactly (nothing to compare without a key).
+        fingerprint = hashlib.sha256(canonical_json({"command": command, "args": args})).hexdigest() \
+            if idempotency_key else ""
         started = time.perf_counter()
         try:
             # A batch touches many aggregates, different ones each time: taking the last batch's

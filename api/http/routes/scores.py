@@ -25,11 +25,16 @@ AsOf = Annotated[str | None, Query(description="ISO date (end of that day, Asia/
 def scores(year: int, service: Service, actor: CurrentActor, as_of: AsOf = None, after: ReadAfter = None) -> Response:
     if as_of:
         return _json(m.Ranking.model_validate(service.scores(actor, year, as_of=as_of)))
+    return Response(ranking_bytes(service, actor, year, after), media_type="application/json")
+
+
+def ranking_bytes(service: KaoheApp, actor: Actor, year: int, after: int | None = None) -> bytes:
+    """The ranking as the route answers it (also answered before routing: api.http.score_cache)."""
     service.ranking_reader(actor, year, after)  # the role checked before anything remembered is answered
     # The busiest read: its JSON is kept until the views move on (see ScoreReads.remembered), and made
     # again from the lines that changed (api.http.ranking_json).
-    return Response(service.remembered("scores.json", year, lambda: RANKING_JSON.render(
-        *service.ranking(actor, year, ranking_json.line))), media_type="application/json")
+    return service.remembered("scores.json", year, lambda: RANKING_JSON.render(
+        *service.ranking(actor, year, ranking_json.line)))
 
 
 def _json(model: m.Answer) -> Response:
