@@ -34,8 +34,10 @@ class RememberedScores:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("query_string"):
-            body = self._answer(scope)
+        found = self._answer(scope) if scope["type"] == "http" and scope["method"] == "GET" \
+            and not scope.get("query_string") else None
+        if found is not None:
+            params, body = found
             if callable(body):
                 try:
                     body = await run_in_threadpool(body)
@@ -43,33 +45,34 @@ class RememberedScores:
                     body = None
             if body is not None:
                 # For /metrics, the route's template (api.http.operations.route_template), as if routed.
-                match = SCORES.fullmatch(scope["path"]) or BREAKDOWN.fullmatch(scope["path"])
-                scope["route"] = self
-                scope["path_params"] = dict(zip(("year", "district"), match.groups()))
+                scope["route"], scope["path_params"] = self, params
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [*JSON, (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
 
-    def _answer(self, scope: dict[str, Any]) -> bytes | Callable[[], bytes] | None:
+    def _answer(self, scope: dict[str, Any]) -> tuple[dict[str, str], bytes | Callable[[], bytes]] | None:
+        """(the path's parameters, the remembered bytes or how to make them), or None: FastAPI answers."""
         if any(k == b"kaohe-read-after" for k, _ in scope["headers"]):
             return None  # the route waits for that position
         match = SCORES.fullmatch(scope["path"])
         if match:
             year = int(match[1])
-            return self._remembered(scope, year, "scores.json", lambda actor: can(actor, "read_ranking"),
-                                    lambda service, actor: lambda: ranking_bytes(service, actor, year))
+            answer = self._remembered(scope, year, "scores.json", lambda actor: can(actor, "read_ranking"),
+                                      lambda service, actor: lambda: ranking_bytes(service, actor, year))
+            return None if answer is None else ({"year": match[1]}, answer)
         match = BREAKDOWN.fullmatch(scope["path"])
         if match:
             district, year = match[2], int(match[1])
-            return self._remembered(scope, year, f"score/{district}", lambda actor: can_read_district(actor, district),
-                                    lambda service, actor: lambda: breakdown_json(service, actor, year, district))
+            answer = self._remembered(scope, year, f"score/{district}", lambda actor: can_read_district(actor, district),
+                                      lambda service, actor: lambda: breakdown_json(service, actor, year, district))
+            return None if answer is None else ({"year": match[1], "district": district}, answer)
         return None
 
     @staticmethod
     def _remembered(scope: dict[str, Any], year: int, name: str, may: Callable[[Actor], bool],
-                    make: Callable[[Any, Actor], Callable[[], bytes]] | None = None) -> bytes | Callable | None:
+                    make: Callable[[Any, Actor], Callable[[], bytes]]) -> bytes | Callable[[], bytes] | None:
         service = getattr(scope["app"].state, "kaohe", None)
         limiter = getattr(scope["app"].state, "auth_failures", None)
         if service is None or limiter is None:
@@ -83,4 +86,4 @@ class RememberedScores:
         if actor is None or not may(actor):
             return None
         remembered = service.remembered_now(name, year, wait=False)  # never block the event loop
-        return remembered if remembered is not None or make is None else make(service, actor)
+        return remembered if remembered is not None else make(service, actor)

@@ -86,9 +86,8 @@ class WritePath:
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         signer = getattr(self, "log_signer", None)
         if signer is not None:
-            # Each aggregate once: a batch names a ledger once per row it touched (200 rows on one ledger
-            # would sign each of its events 200 times).
-            for obj in {id(o): o for o in objs}.values():
+            # Each aggregate once: 200 rows on one ledger would sign each of its events 200 times.
+            for obj in each_once(objs):
                 for event in getattr(obj, "pending_events", ()):
                     if isinstance(event, ChainedAggregate.Event):
                         # Not covered by the chain hash (like `hash` itself): a signature over it.
@@ -218,11 +217,12 @@ class WritePath:
                         if earlier is not None:
                             return earlier
                     aggregates, response = build()
-                    aggregates = list({id(a): a for a in aggregates}.values())  # a batch names a ledger per row
-                    if unforwarded - {a.id for a in aggregates}:
+                    aggregates = each_once(aggregates)
+                    unsaved = unforwarded - {a.id for a in aggregates}
+                    if unsaved:
                         # Read from the cache as it was (a batch on PostgreSQL) and not saved, so no version check
                         # would catch a stale read: refuse, and the batch runs each command alone.
-                        raise StaleRead(sorted(map(str, unforwarded - {a.id for a in aggregates})))
+                        raise StaleRead(sorted(map(str, unsaved)))
                     # Nothing recorded (a repeated heading): the receipt's own head is what its log proves.
                     last = last_chained_event(aggregates) or _receipt_of(response)
                     if last is not None:
@@ -401,6 +401,11 @@ class WritePath:
         if day.year != year:
             raise InvalidInput(f"{field} 不在 {year} 年度内 (date outside the year: {value})", field=field)
         return day.isoformat()
+
+
+def each_once(aggregates: Any) -> list[Any]:
+    """The aggregates in order, each once: a batch names a ledger once per row that touched it."""
+    return list({id(a): a for a in aggregates}.values())
 
 
 def check_rows(rows: Any, field: str) -> list[dict[str, Any]]:
