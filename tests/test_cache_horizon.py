@@ -17,12 +17,12 @@ from tests.test_log_integration import _url
 
 OFFICE = Actor("办公室", "office")
 YEAR = 2018
+# Several servers share a store only on PostgreSQL (SQLite's one writing process never fast-forwards).
+pytestmark = pytest.mark.parametrize("app", ["postgres"], indirect=True)
 
 
 @pytest.fixture
 def two(app, year_2018):
-    if not app.views.is_postgres:
-        pytest.skip("one writing process on SQLite: its cache never fast-forwards")
     other = KaoheApp.from_url(_url(app), POSTGRES_SCHEMA=app.env.get("POSTGRES_SCHEMA"))
     try:
         yield app, other
