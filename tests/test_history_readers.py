@@ -9,8 +9,10 @@ finding by finding and indicator by indicator.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import tempfile
 from decimal import Decimal
+from typing import Iterator
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,6 +72,19 @@ def play(app: KaoheApp, history: list[tuple]) -> None:
             pass  # a step the lifecycle refuses (retract a retracted finding …) is part of a random history
 
 
+@contextmanager
+def played(history: list[tuple]) -> Iterator[KaoheApp]:
+    """A fresh service on its own SQLite file, the year open over DISTRICTS and `history` played on it."""
+    with tempfile.TemporaryDirectory() as home:
+        app = KaoheApp.from_url(f"sqlite:///{home}/kaohe.sqlite3")
+        try:
+            app.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=DISTRICTS)
+            play(app, history)
+            yield app
+        finally:
+            app.close()
+
+
 def statuses_in_views(app: KaoheApp, district: str) -> dict[str, tuple]:
     rows = app.views.query("SELECT finding_id, status, dispute FROM view_findings WHERE year = ? AND district = ?",
                            (YEAR, district))
@@ -88,33 +103,27 @@ def indicator_scores(breakdown: dict) -> dict[str, Decimal]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=steps)
 def test_every_reader_of_a_history_agrees(history):
-    with tempfile.TemporaryDirectory() as home:
-        app = KaoheApp.from_url(f"sqlite:///{home}/kaohe.sqlite3")
-        try:
-            app.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=DISTRICTS)
-            play(app, history)
-            live = {d: app.district_score(ADMIN, YEAR, d, every_finding=True) for d in DISTRICTS}
-            stored = {d: app.district_score(ADMIN, YEAR, d) for d in DISTRICTS}  # the clauses the views keep
-            live_rows = {d: statuses_in_views(app, d) for d in DISTRICTS}
-            as_of = {d: app.district_score(ADMIN, YEAR, d, as_of="2100-01-01") for d in DISTRICTS}
-            fast = fast_scores(app, YEAR)
-            for d in DISTRICTS:
-                own = app.repository.get(ledger_id(YEAR, d)).history  # the aggregate's own reading
-                expected = {fid: (own.status(fid).value,
-                                  own.latest_dispute(fid).status.value if own.latest_dispute(fid) else None)
-                            for fid in own.findings}
-                assert statuses_in_breakdown(live[d]) == expected == live_rows[d]
-                assert statuses_in_breakdown(stored[d]).items() <= expected.items()
-                assert indicator_scores(stored[d]) == indicator_scores(live[d])
-                assert statuses_in_breakdown(as_of[d]) == expected
-                assert indicator_scores(live[d]) == indicator_scores(as_of[d]) == {
-                    i.id: i.score for i in fast[d].indicators}
-                assert live[d]["signed_off"] == as_of[d]["signed_off"] == len(own.signed)
-            app.replay(YEAR)  # a rebuild from nothing
-            for d in DISTRICTS:
-                rebuilt = app.district_score(ADMIN, YEAR, d)
-                assert statuses_in_breakdown(rebuilt) == statuses_in_breakdown(stored[d])
-                assert indicator_scores(rebuilt) == indicator_scores(live[d])
-                assert statuses_in_views(app, d) == live_rows[d]
-        finally:
-            app.close()
+    with played(history) as app:
+        live = {d: app.district_score(ADMIN, YEAR, d, every_finding=True) for d in DISTRICTS}
+        stored = {d: app.district_score(ADMIN, YEAR, d) for d in DISTRICTS}  # the clauses the views keep
+        live_rows = {d: statuses_in_views(app, d) for d in DISTRICTS}
+        as_of = {d: app.district_score(ADMIN, YEAR, d, as_of="2100-01-01") for d in DISTRICTS}
+        fast = fast_scores(app, YEAR)
+        for d in DISTRICTS:
+            own = app.repository.get(ledger_id(YEAR, d)).history  # the aggregate's own reading
+            expected = {fid: (own.status(fid).value,
+                              own.latest_dispute(fid).status.value if own.latest_dispute(fid) else None)
+                        for fid in own.findings}
+            assert statuses_in_breakdown(live[d]) == expected == live_rows[d]
+            assert statuses_in_breakdown(stored[d]).items() <= expected.items()
+            assert indicator_scores(stored[d]) == indicator_scores(live[d])
+            assert statuses_in_breakdown(as_of[d]) == expected
+            assert indicator_scores(live[d]) == indicator_scores(as_of[d]) == {
+                i.id: i.score for i in fast[d].indicators}
+            assert live[d]["signed_off"] == as_of[d]["signed_off"] == len(own.signed)
+        app.replay(YEAR)  # a rebuild from nothing
+        for d in DISTRICTS:
+            rebuilt = app.district_score(ADMIN, YEAR, d)
+            assert statuses_in_breakdown(rebuilt) == statuses_in_breakdown(stored[d])
+            assert indicator_scores(rebuilt) == indicator_scores(live[d])
+            assert statuses_in_views(app, d) == live_rows[d]

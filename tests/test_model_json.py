@@ -7,7 +7,6 @@ and through HTTP, the answer parses to the same value.
 
 from __future__ import annotations
 
-import tempfile
 from decimal import Decimal
 
 import orjson
@@ -17,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from api.asgi import create_app
 from api.http import model_json
 from api.http import models as m
-from api.service import KaoheApp
-from tests.test_history_readers import ADMIN, DISTRICTS, YEAR, history_steps, play
+from tests.test_history_readers import ADMIN, DISTRICTS, YEAR, history_steps, played
 
 ENCODE = model_json.encoder(m.Breakdown)
 
@@ -37,17 +35,11 @@ def same_json(a: bytes, b: bytes) -> bool:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=history_steps())
 def test_the_breakdown_json_is_the_models_for_random_histories(history):
-    with tempfile.TemporaryDirectory() as home:
-        app = KaoheApp.from_url(f"sqlite:///{home}/kaohe.sqlite3")
-        try:
-            app.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=DISTRICTS)
-            play(app, history)
-            for d in DISTRICTS:
-                for answer in (app.district_score(ADMIN, YEAR, d), app.district_score(ADMIN, YEAR, d, every_finding=True),
-                               app.district_score(ADMIN, YEAR, d, as_of="2100-01-01")):
-                    assert same_json(ENCODE(answer), pydantic_json(answer))
-        finally:
-            app.close()
+    with played(history) as app:
+        for d in DISTRICTS:
+            for answer in (app.district_score(ADMIN, YEAR, d), app.district_score(ADMIN, YEAR, d, every_finding=True),
+                           app.district_score(ADMIN, YEAR, d, as_of="2100-01-01")):
+                assert same_json(ENCODE(answer), pydantic_json(answer))
 
 
 def test_points_are_rounded_numbers_and_other_fields_pass_unchanged():
