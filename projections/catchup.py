@@ -104,12 +104,15 @@ class CatchUp:
         while True:
             with self.views.transaction() as tx:
                 count, reached = self._batch(tx)
-            if not count:
-                break
+                last = count < self.batch  # the store had no more: no need for another round
+                if last:
+                    # Scored in the same commit as the events they score: one write transaction a catch-up,
+                    # not two (on SQLite the events' writers wait for each), and no moment where the rows
+                    # have moved on and their scores not yet.
+                    self._settle_in(tx)
             read += count
-            if count < self.batch:  # the store had no more: no need for an empty round
+            if last:
                 break
-        self._settle(self.views)
         self._publish(reached)
         return read
 
@@ -147,14 +150,14 @@ class CatchUp:
         """The next batch after `start`, through the library's recorder (it sees what is committed)."""
         return self.app.recorder.select_notifications(start=start, limit=self.batch, inclusive_of_start=False)
 
-    def _settle(self, views: Any) -> None:
+    def _settle_in(self, tx: Transaction) -> None:
         for projection in self.projections:
-            settle = getattr(projection, "settle", None)
-            if settle:
-                settle(views)
+            settle_in = getattr(projection, "settle_in", None)
+            if settle_in:
+                settle_in(tx)
 
     def _publish(self, reached: int) -> None:
-        # Published only after settling: a reader that sees this position finds every score settled.
+        # Published only after the settled commit: a reader that sees this position finds every score settled.
         with self._reached:
             self._caught_up_to = reached
             self._reached.notify_all()
@@ -199,10 +202,7 @@ class CatchUp:
                 if not count:
                     reached.append(position)
                     break
-            for projection in fresh.projections:
-                settle_in = getattr(projection, "settle_in", None)
-                if settle_in:
-                    settle_in(tx)
+            fresh._settle_in(tx)
 
         with self._lock:  # no catch-up of the live views in this process meanwhile
             shadow.swap(last_steps)

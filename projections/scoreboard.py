@@ -3,8 +3,8 @@
 Every district ledger event is folded into that district's `DistrictHistory` (domain.lifecycle,
 the one reading of a history) and the rows it touches are written from what the history says:
 a finding's status and dispute, the dispute queue, the sign-offs. A touched district's
-`version` moves on in the same transaction; `settle()` rescores each district whose scores lag
-its version, once per catch-up (a rebuild of a million findings scores each district once).
+`version` moves on in the same transaction; `settle_in()` rescores each district whose scores lag
+its version, once per catch-up and in its last transaction (a rebuild of a million findings scores each district once).
 Histories are kept in memory between catch-ups, checked by ledger version; one that is not
 (another process moved on, or the batch rolled back) is read again from the event store.
 """
@@ -20,7 +20,7 @@ from domain.rubric import Rubric
 from domain.scoring import ClauseScore, IndicatorScore, counted_shares, score_grouped
 from projections import cycle
 from projections.catchup import Fact, dumps
-from projections.store import Transaction, ViewStore
+from projections.store import Transaction
 
 CACHED_DISTRICTS = 5000
 SHOWN = 10  # findings a clause of a breakdown lists at most, beyond the counted ones (see shown_findings)
@@ -64,14 +64,9 @@ class Scoreboard:
         self._touched.clear()
         self._new_findings = []
 
-    def settle(self, views: ViewStore) -> int:
-        """Rescore every district whose scores lag its ledger version; return how many."""
-        if not views.query("SELECT 1 FROM view_districts WHERE scored < version LIMIT 1"):
-            return 0
-        with views.transaction() as tx:
-            return self.settle_in(tx)
-
     def settle_in(self, tx: Transaction) -> int:
+        """Rescore every district whose scores lag its ledger version (in the catch-up's last transaction);
+        return how many."""
         lagging = tx.query("SELECT year, district, aggregate_id, version, touched_at FROM view_districts "
                            "WHERE scored < version")
         # Stamped with the position of the district's newest event: positions are projected in order, so
