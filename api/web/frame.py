@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from api.service import KaoheApp, sessions
+from api.shared import served_over_https
 from api.web import csrf
 from domain.actors import ROLE_LABELS, Actor, can, pages_for
 from domain.cycle import STAGE_LABELS
@@ -214,14 +215,15 @@ def signed_in(request: Request, service: KaoheApp) -> Actor:
 
 
 def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
-    """No session → the sign-in page; a refusal the page cannot show in a form → a message page."""
+    """No session → the sign-in page; a refusal the page cannot show in a form → a message page.
+    A form's redirect names the store position it wrote, and the page it leads to waits for it (`written_cookie`)."""
 
     if inspect.iscoroutinefunction(handler):  # an upload reads its body itself (api.upload)
         @functools.wraps(handler)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Response:
             request: Request = kwargs["request"]
             try:
-                return await handler(*args, **kwargs)
+                return written_cookie(request, await handler(*args, **kwargs))
             except SignInRequired:
                 return RedirectResponse("/?next=" + quote(request.url.path), status_code=303)
             except DomainError as e:
@@ -233,13 +235,36 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         request: Request = kwargs["request"]
         try:
-            return handler(*args, **kwargs)
+            wait_for_written(request)
+            return written_cookie(request, handler(*args, **kwargs))
         except SignInRequired:
             return RedirectResponse("/?next=" + quote(request.url.path), status_code=303)
         except DomainError as e:
             return error_page(request, e)
 
     return wrapper
+
+
+# The store position a form wrote, for the page its redirect leads to. With several server processes that page
+# may be answered by another one, whose views have not shown the write yet: it waits for the position (bounded,
+# as for an API read's Kaohe-Read-After), so the user sees what they have just done.
+WRITTEN_COOKIE = "kaohe_written"
+WRITTEN_FOR = 60  # seconds: the next page comes at once; later pages no longer need it
+
+
+def written_cookie(request: Request, response: Response) -> Response:
+    if request.method == "POST" and response.status_code == 303:
+        position = the_service(request).written_position
+        if position:
+            response.set_cookie(WRITTEN_COOKIE, str(position), max_age=WRITTEN_FOR, httponly=True,
+                                samesite="strict", path="/web", secure=served_over_https(request.scope))
+    return response
+
+
+def wait_for_written(request: Request) -> None:
+    raw = request.cookies.get(WRITTEN_COOKIE, "")
+    if request.method == "GET" and raw.isascii() and raw.isdigit() and len(raw) < 19:
+        the_service(request).fresh(int(raw))  # a position past the store's head is cut to the head
 
 
 def error_page(request: Request, e: DomainError) -> Response:
