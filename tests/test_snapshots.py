@@ -14,11 +14,14 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Mapper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
+from api.asgi import create_app
 from api.service import KaoheApp, snapshots
 from api.service.storage import OrjsonTranscoder
 from domain.actors import Actor
@@ -284,9 +287,18 @@ def test_an_edited_snapshot_is_refused_on_load_and_caught_by_verify(store):
         problem = result["problems"][0]
         assert problem["aggregate"] == str(ledger_id(YEAR, "中山区")) and problem["version"] == row.originator_version
         assert "seal" in problem["problem"]
-    restored, rejected = cold_ledger(store)
+    with service(store) as app, TestClient(create_app(app)) as client:
+        assert snapshots_rejected(client) == 0
+        restored = app.repository.get(ledger_id(YEAR, "中山区"))
+        assert snapshots_rejected(client) >= 1  # what an operator's /metrics shows
     folded, _ = cold_ledger(store, IS_SNAPSHOTTING_ENABLED="n")
-    assert rejected >= 1 and restored == folded  # ignored: the events were folded instead
+    assert restored == folded  # ignored: the events were folded instead
+
+
+def snapshots_rejected(client: TestClient) -> float:
+    samples = {s.name: s.value for family in text_string_to_metric_families(client.get("/metrics").text)
+               for s in family.samples}
+    return samples["kaohe_snapshots_rejected_total"]
 
 
 def test_a_resealed_forgery_is_refused_by_its_head_on_load_and_caught_by_verify(store):

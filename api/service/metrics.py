@@ -12,7 +12,7 @@ import time
 from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -72,4 +72,8 @@ class _ProjectionCollector:
         leading = GaugeMetricFamily("kaohe_projection_leader",
                                     "1 if this process catches the views up for the store (PostgreSQL's leader)")
         leading.add_metric([], 1 if state["catch_up"] in ("leader", "alone") else 0)
-        yield from (head, positions, events, seconds, leading)
+        rejected = CounterMetricFamily(
+            "kaohe_snapshots_rejected", "Snapshots this process refused on load (seal or head did not check out; "
+            "their events were folded instead: `kaohe verify` names them)")
+        rejected.add_metric([], getattr(self.service.repository, "rejected", 0))
+        yield from (head, positions, events, seconds, leading, rejected)
