@@ -107,7 +107,14 @@ class Api:
         return headers
 
     def get(self, who: str | None, path: str, **params: str):
+        self.settled()
         return self.client.get(f"/api{path}", headers=self.headers(who), params=params)
+
+    def settled(self) -> None:
+        """Wait until the views show every write so far. A read waits only for its own caller's writes
+        (api.service.own_writes); these tests read as one actor what another has just written, as a user at
+        another desk would a moment later, when the views have caught up."""
+        self.client.app.state.kaohe.fresh()
 
     def post(self, who: str | None, path: str, json: dict | None = None, key: str | None = None):
         return self.client.post(f"/api{path}", headers=self.headers(who, key), json=json)

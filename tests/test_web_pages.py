@@ -50,10 +50,12 @@ class Browser:
         return r
 
     def get(self, path: str, **kwargs):
+        self.app.fresh()  # as Api.get (tests.conftest): another user's page comes once the views show every write
         return self.client.get(path, **kwargs)
 
     def post(self, path: str, data: dict | None = None, **kwargs):
         """A form post as our own page sends it: from our origin, with the session's CSRF token."""
+        self.app.fresh()  # the form was filled on a page that showed every write so far (see get)
         data = {"_csrf": sessions.csrf_token(self.client.cookies.get(frame.COOKIE)), **(data or {})}
         return self.client.post(path, data=data, headers={**SAME_ORIGIN, **kwargs.pop("headers", {})}, **kwargs)
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth_limit import AuthFailures
 from api.http.group_commit import GroupCommit
 from api.service import KaoheApp, tokens
+from api.service.own_writes import READING_FOR
 from api.shared import Service
 from domain.actors import Actor
 
@@ -47,6 +48,7 @@ async def current_actor(request: Request, service: Service,
             limiter.failed(client, request.url.path)
         raise HTTPException(401, "需要有效的访问令牌 (missing or unknown bearer token)",
                             headers={"WWW-Authenticate": "Bearer"})
+    READING_FOR.set(actor)  # this request's reads wait for this caller's own writes (the endpoint's thread copies it)
     return actor
 
 

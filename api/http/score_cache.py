@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import remembered_actor_for_authorization
 from api.http.routes.scores import breakdown_json, ranking_bytes
+from api.service.own_writes import reading_for
 from domain.actors import Actor, can, can_read_district
 from domain.errors import DomainError
 
@@ -85,5 +86,8 @@ class RememberedScores:
         actor = remembered_actor_for_authorization(service, authorization)
         if actor is None or not may(actor):
             return None
-        remembered = service.remembered_now(name, year, wait=False)  # never block the event loop
-        return remembered if remembered is not None else make(service, actor)
+        remembered = service.remembered_now(name, year, wait=False, caller=actor)  # never block the event loop
+        if remembered is not None:
+            return remembered
+        make_it = make(service, actor)
+        return lambda: reading_for(actor, make_it)  # in a thread: the read waits for this caller's own writes

@@ -36,7 +36,7 @@ from api.service.rubric_files import load_rubric
 from api.service.snapshots import SNAPSHOT_INTERVAL, SnapshotMapper, SnapshotRepository, Snapshotter
 from api.service.storage import OrjsonTranscoder
 from api.service.writes import WritePath
-from domain.actors import require
+from domain.actors import Actor, require
 from domain.errors import Conflict, NotFound
 from domain.ledger import DistrictLedger, ledger_id, ledger_prefix, recorded_at
 from domain.lifecycle import DistrictHistory
@@ -162,13 +162,14 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         """Bring the views up to the store now (the command line, the runner, tests)."""
         return self.catchup.run()
 
-    def holds_own_writes(self) -> bool:
-        """Whether the views already show every write this process made (what `fresh` waits for), without waiting."""
+    def holds_own_writes(self, caller: Actor | None = None) -> bool:
+        """Whether the views already show what `fresh` would wait for (the caller's own writes), without waiting."""
         reached = self.catchup.caught_up_to
-        return reached is not None and reached >= self.written_position
+        return reached is not None and reached >= self.own_writes.of(caller, self.written_position)
 
     def fresh(self, after: int | None = None) -> None:
-        """Before a read: wait (bounded) until the views hold every write this process made, and `after`.
+        """Before a read: wait (bounded) until the views hold the writes the read's caller made in this process
+        (api.service.own_writes; every write of this process when no caller is known), and `after`.
 
         Without a running runner (a one-shot command line), catch up here instead. Right after start,
         the views are first brought up to what the store held when the first read came.
@@ -177,7 +178,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         if after and after > (reached or 0):
             # A position the store has not reached (a guess, a typo) would hold the read for READ_WAIT.
             after = min(after, self.recorder.max_notification_id() or 0)
-        target = max(self.written_position, after or 0)
+        target = max(self.own_writes.of(None, self.written_position), after or 0)
         if reached is None:  # just started: show at least what the store held when the first read came
             target = max(target, self.recorder.max_notification_id() or 0)
         if target == 0 or (reached or 0) >= target:

@@ -34,6 +34,7 @@ from domain.rubric import canonical_json
 from domain.text import check_input, iso_date
 from domain.year import AssessmentYear
 from api.service.cache_horizon import CacheHorizon
+from api.service.own_writes import OwnWrites
 from api.service.write_locks import AggregateLocks
 
 MAX_ATTEMPTS = 20
@@ -77,9 +78,11 @@ class WritePath:
         self._write_lock = threading.RLock()
         self._command = threading.local()  # the aggregates the running command has touched
         self._batch: list | None = None  # inside run_together: aggregates waiting for one save
+        self._batch_writers: list[Actor] = []  # … and the actors of its commands
         self._horizon = CacheHorizon(self)  # PostgreSQL: which cached ledgers others moved on (run_together)
         self._year_checked: dict[int, float] = {}  # year → when the store was last asked about it
         self.written_position = 0  # the newest store position this process wrote
+        self.own_writes = OwnWrites()  # … and each caller's newest (what its reads wait for)
         self.write_failure: tuple[float, str] | None = None  # (monotonic time, why) of a refused save
         self.aggregate_locks = AggregateLocks(self.env_dict())  # PostgreSQL: see api.service.write_locks
 
@@ -191,7 +194,9 @@ class WritePath:
             with self._write_lock:
                 response = self._write_once_saved(actor, fingerprint, build, idempotency_key, hint)
                 if self._batch is not None:
+                    self._batch_writers.append(actor)
                     return response  # the batch saves, then answers every command's receipt at once
+                self.own_writes.wrote([actor], self.written_position)
             # Outside the write lock: the next write saves while this one's receipt is made.
             return self._with_log(response)
         finally:
@@ -315,6 +320,7 @@ class WritePath:
         saved = False
         with self._write_lock:
             self._batch = batch = []
+            self._batch_writers = []
             try:
                 self._command.in_batch = True  # this thread's commands; other threads fast-forward as ever
                 self._horizon.look()
@@ -322,6 +328,7 @@ class WritePath:
                     results.append(command())
                 self.save(*batch)
                 saved = True
+                self.own_writes.wrote(self._batch_writers, self.written_position)
             except Exception:
                 self._evict(batch)  # nothing of the batch was stored: each command runs again alone
             except BaseException:

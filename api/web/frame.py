@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from api.service import KaoheApp, sessions
+from api.service.own_writes import READING_FOR
 from api.shared import served_over_https
 from api.web import csrf
 from domain.actors import ROLE_LABELS, Actor, can, pages_for
@@ -211,6 +212,7 @@ def signed_in(request: Request, service: KaoheApp) -> Actor:
     actor = sessions.actor_for(service.views, request.cookies.get(COOKIE))
     if actor is None:
         raise SignInRequired()
+    READING_FOR.set(actor)  # the page's reads wait for this user's own writes (api.service.own_writes)
     return actor
 
 

@@ -87,12 +87,12 @@ class ScoreReads:
                 "log": self.final_log_head(year) if final else None,
                 "indicators": len(self.rubric_of_year(year).indicators)}
 
-    def remembered_now(self, name: str, year: int, wait: bool = True) -> Any:
+    def remembered_now(self, name: str, year: int, wait: bool = True, caller: Actor | None = None) -> Any:
         """The remembered answer if the views have not moved on since; None otherwise. `wait=False` (the event
-        loop's thread must not block): None as well while the views lag this process's own writes."""
+        loop's thread must not block): None as well while the views lag the caller's own writes."""
         if wait:
             self.fresh()
-        elif not self.holds_own_writes():
+        elif not self.holds_own_writes(caller):
             return None
         hit = self._remembered.get((name, year))
         if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
