@@ -176,7 +176,7 @@ def caught_up(port: int, timeout: float = 120) -> tuple[float, int]:
 
 
 def bench_workers(env: dict[str, str], workdir: str, schema: str, names: list[str], workers: int, writes: int,
-                  mixed: int, office: str) -> dict[str, float]:
+                  mixed: int, office: str, reader: str) -> dict[str, float]:
     rng = random.Random(workers)
 
     def finding(i: int):
@@ -199,9 +199,9 @@ def bench_workers(env: dict[str, str], workdir: str, schema: str, names: list[st
         say(f"[pg] {workers} worker(s): the views were {behind:,} events behind when the writes ended and caught up "
             f"{lag:.1f} s later (the leader projects for every worker: reads wait for it)")
 
-        async def both():
+        async def both():  # the readers are another user: a read waits only for its own caller's writes
             return await asyncio.gather(run_load(served.port, office, mixed, finding, clients=CLIENTS // 2),
-                                        run_load(served.port, office, mixed, read, clients=CLIENTS // 2))
+                                        run_load(served.port, reader, mixed, read, clients=CLIENTS // 2))
 
         (w_elapsed, _), (r_elapsed, r_lat) = asyncio.run(both())
         p99 = percentile(r_lat, 99)
@@ -263,8 +263,9 @@ def main() -> None:
         app.catch_up()
         app.close()
         say(f"[pg] year of {len(names):,} districts opened and projected in {time.perf_counter() - t:.1f} s")
-        office = token(env, "bench-office", "office")
-        found = {w: bench_workers(env, workdir, store.schema, names, w, writes, mixed, office) for w in counts}
+        office, auditor = token(env, "bench-office", "office"), token(env, "bench-auditor", "auditor")
+        found = {w: bench_workers(env, workdir, store.schema, names, w, writes, mixed, office, auditor)
+                 for w in counts}
     finally:
         store.drop()
         shutil.rmtree(workdir, ignore_errors=True)
