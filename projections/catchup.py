@@ -108,7 +108,9 @@ class CatchUp:
                 if last:
                     # Scored in the same commit as the events they score: one write transaction a catch-up,
                     # not two (on SQLite the events' writers wait for each), and no moment where the rows
-                    # have moved on and their scores not yet.
+                    # have moved on and their scores not yet (a read that waits for no write of its caller's
+                    # would see it). So a scoring that fails (a rubric changed since its year opened) holds
+                    # back every projection, not the scores alone: /health says degraded, with the reason.
                     self._settle_in(tx)
             read += count
             if last:

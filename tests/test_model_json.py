@@ -57,6 +57,7 @@ def test_through_http_the_breakdown_is_what_the_model_writes(app, year_2018, aut
     office = Actor("办公室", "office")
     for clause, day in (("8.2.b", "2018-03-01"), ("8.2.b", "2018-03-02"), ("8.3.c", None)):
         app.record_finding(office, year=year_2018, district="中山区", clause=clause, occurred_on=day)
+    app.fresh()  # the auditor reads them a moment later (its read waits only for its own writes)
     with TestClient(create_app(app)) as client:
         for query in ("", "?findings=all", "?as_of=2100-01-01"):
             got = client.get(f"/api/years/{year_2018}/districts/中山区/score{query}",

@@ -16,5 +16,5 @@ POSITION_HEADER = "Kaohe-Position"
 def written(result: dict[str, Any], response: Response, service: KaoheApp) -> dict[str, Any]:
     if result.get("idempotent_replay"):
         response.headers[REPLAY_HEADER] = "true"
-    response.headers[POSITION_HEADER] = str(service.written_position)
+    response.headers[POSITION_HEADER] = str(service.reached_by(result))
     return {k: v for k, v in result.items() if k != "idempotent_replay"}

@@ -140,7 +140,8 @@ class SnapshotRepository(Repository):
         return found[0] if found else None
 
     def _reject(self, aggregate_id: Any, version: int | None, why: str) -> None:
-        self.rejected += 1
+        with _REJECTING:  # request threads load at once: `+=` alone could lose a count
+            self.rejected += 1
         log.warning("snapshot of %s (version %s) not used, its events are folded instead: %s",
                     aggregate_id, version, why)
 
@@ -152,6 +153,9 @@ def _fold(aggregate: Any, events: Iterable[Any]) -> Any:
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+_REJECTING = threading.Lock()
 
 
 class _Counted:

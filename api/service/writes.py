@@ -196,7 +196,7 @@ class WritePath:
                 if self._batch is not None:
                     self._batch_writers.append(actor)
                     return response  # the batch saves, then answers every command's receipt at once
-                self.own_writes.wrote([actor], self.written_position)
+                self.own_writes.wrote([actor], self.reached_by(response))
             # Outside the write lock: the next write saves while this one's receipt is made.
             return self._with_log(response)
         finally:
@@ -308,6 +308,13 @@ class WritePath:
             finally:
                 self._command.touched = None
                 self._evict(list(touched.values()))
+
+    def reached_by(self, response: dict[str, Any]) -> int:
+        """The store position a command's answer is visible at: an idempotent replay answers a write that may
+        have been made by another process, at any position up to the store's head."""
+        if response.get("idempotent_replay"):
+            return max(self.written_position, self.recorder.max_notification_id() or 0)
+        return self.written_position
 
     def run_together(self, commands: list[Callable[[], dict[str, Any]]]) -> list[dict[str, Any] | BaseException]:
         """Run several commands and save all they changed in one transaction (group commit).

@@ -213,6 +213,7 @@ def signed_in(request: Request, service: KaoheApp) -> Actor:
     if actor is None:
         raise SignInRequired()
     READING_FOR.set(actor)  # the page's reads wait for this user's own writes (api.service.own_writes)
+    wait_for_written(request, service)
     return actor
 
 
@@ -237,7 +238,6 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         request: Request = kwargs["request"]
         try:
-            wait_for_written(request)
             return written_cookie(request, handler(*args, **kwargs))
         except SignInRequired:
             return RedirectResponse("/?next=" + quote(request.url.path), status_code=303)
@@ -256,17 +256,19 @@ WRITTEN_FOR = 60  # seconds: the next page comes at once; later pages no longer 
 
 def written_cookie(request: Request, response: Response) -> Response:
     if request.method == "POST" and response.status_code == 303:
-        position = the_service(request).written_position
+        service = the_service(request)
+        position = service.own_writes.of(None, service.written_position)  # the signed-in user's own (signed_in)
         if position:
             response.set_cookie(WRITTEN_COOKIE, str(position), max_age=WRITTEN_FOR, httponly=True,
                                 samesite="strict", path="/web", secure=served_over_https(request.scope))
     return response
 
 
-def wait_for_written(request: Request) -> None:
+def wait_for_written(request: Request, service: KaoheApp) -> None:
+    """For a signed-in user's page (from `signed_in`): wait for the position its last form wrote."""
     raw = request.cookies.get(WRITTEN_COOKIE, "")
     if request.method == "GET" and raw.isascii() and raw.isdigit() and len(raw) < 19:
-        the_service(request).fresh(int(raw))  # a position past the store's head is cut to the head
+        service.fresh(int(raw))  # a position past the store's head is cut to the head
 
 
 def error_page(request: Request, e: DomainError) -> Response:

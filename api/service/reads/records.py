@@ -28,6 +28,12 @@ class RecordReads:
         # What the shared views say of the year changes only when they move on: asked once per position, not
         # in two queries per read (on PostgreSQL each a round trip from a pooled connection).
         closed_at, published = self.remembered("year-views", year, lambda: self.year_views(year))
+        if y.closed and not closed_at:
+            # Closed in the store, not yet in the views (another caller's close: this read does not wait for
+            # it otherwise): wait for the views to reach the store's head, so an answer never says "final"
+            # over figures from before the close. Once a year, for a moment.
+            self.fresh(self.recorder.max_notification_id())
+            closed_at, published = self.remembered("year-views", year, lambda: self.year_views(year))
         closed = y.closed or bool(closed_at)
         return {"year": year, "rubric": y.rubric, "rubric_hash": y.rubric_hash, "districts": y.districts,
                 "closed": closed, **self.year_cycle(y, closed, published)}
