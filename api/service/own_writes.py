@@ -38,7 +38,8 @@ class OwnWrites:
                     self._by[actor] = position
 
     def of(self, caller: Actor | None, everyone: int) -> int:
-        """The position a read for `caller` waits for (`everyone`: this process's newest write, for no caller)."""
+        """The position a read waits for: its caller's newest write here (`caller`, else the request's caller in
+        READING_FOR); with no caller known, `everyone` (this process's newest write)."""
         caller = caller or READING_FOR.get()
         return everyone if caller is None else self._by.get(caller, 0)
 

@@ -315,8 +315,7 @@ def problems(app: Any) -> list[dict[str, Any]]:
         except Exception as e:  # noqa: BLE001 - an unreadable snapshot is itself the finding
             found.append({**where, "problem": f"snapshot cannot be read: {type(e).__name__}: {e}"})
             continue
-        folded = _fold(None, app.events.get(originator_id=row.originator_id,
-                                                        lte=row.originator_version))
+        folded = _fold(None, app.events.get(originator_id=row.originator_id, lte=row.originator_version))
         if folded is None or folded.version != row.originator_version or restored != folded:
             found.append({**where, "problem": "snapshot differs from the ledger folded from its events: the snapshot "
                                               "table was edited (a load ignores it only if its seal fails)"})
