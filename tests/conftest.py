@@ -20,6 +20,13 @@ RUBRIC = "dalian-2018"
 
 
 @pytest.fixture(params=STORES)
+def store(request, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
+    """(url, extra settings) of a fresh, empty store, for tests that open services on it themselves."""
+    with store_url(request.param, tmp_path) as (url, extra):
+        yield url, extra
+
+
+@pytest.fixture(params=STORES)
 def app(request, tmp_path) -> Iterator[KaoheApp]:
     """A fresh application service on its own store (a SQLite file; a PostgreSQL schema), closed after the test."""
     with store_url(request.param, tmp_path) as (url, extra):

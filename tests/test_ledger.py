@@ -18,7 +18,6 @@ from api.service.writes import IdempotencyKeyReused
 from domain.actors import Actor
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from projections.scoreboard import breakdown
-from tests.stores import STORES, store_url
 
 ADMIN = Actor("管理员", "admin")
 OFFICE = Actor("办公室", "office")
@@ -27,12 +26,6 @@ ORGANISATION = Actor("组织建设部", "department", department="组织建设�
 ZHONGSHAN = Actor("中山区总工会", "district", district="中山区")
 AUDITOR = Actor("审计", "auditor")
 DISTRICTS = ["中山区", "西岗区", "沙河口区"]
-
-
-@pytest.fixture(params=STORES)
-def store(request, tmp_path):
-    with store_url(request.param, tmp_path) as (url, extra):
-        yield url, extra
 
 
 @pytest.fixture

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.asgi import create_app
 from api.service import KaoheApp, sessions, tokens
 from api.web import frame
 from tests.conftest import ADMIN, DISTRICTS, YEAR
-from tests.stores import STORES, store_url
 
 SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 def total(page: str) -> str:
     return re.search(r'id="total">([0-9.]+)<', page).group(1)
-
-
-@pytest.fixture(params=STORES)
-def store(request, tmp_path):
-    with store_url(request.param, tmp_path) as (url, extra):
-        yield url, extra
 
 
 def test_the_page_after_a_form_waits_for_what_the_form_wrote_on_another_server(store):
