@@ -41,6 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--forwarded-allow-ips", default=None,
                        help="proxies whose X-Forwarded-For/-Proto are believed (uvicorn's; default 127.0.0.1)")
 
+    serve.add_argument("--projector", choices=["thread", "process"], default="thread",
+                       help="SQLite: catch the views up in a thread of the server (default) or in a process of its "
+                            "own, which frees the server's interpreter for requests where cores are to spare "
+                            "(README, Deploying; PostgreSQL: one server process per store leads either way)")
+    project = commands.add_parser("project", help="catch the views up as the store's leader until stopped "
+                                                  "(what `kaohe serve` starts beside itself on SQLite)")
+    project.add_argument("--parent", type=int, default=None, help="stop when this process is gone")
+
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="create a token; prints it as the last line")
@@ -102,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "project":
+        from api import projector
+        from api.service.bootstrap import build
+
+        return projector.run(build(), args.parent)
     if args.command == "rubric" and args.rubric_command == "check":
         return _check_rubric(args.rubric)
     if args.command == "verify":
@@ -214,15 +227,23 @@ def _add_rubric(app, path: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api import projector
     from api.service import KaoheApp
 
-    KaoheApp.from_url().close()  # create the database before any worker starts (see EVENTSOURCING-NOTES)
+    app = KaoheApp.from_url(follow=False)  # create the database before any worker starts (see EVENTSOURCING-NOTES)
+    own_process = args.projector == "process" and not app.views.is_postgres
+    app.close()
     if args.behind_https:
         os.environ["KAOHE_BEHIND_HTTPS"] = "1"  # read by every worker (api.shared.behind_https)
+    # SQLite: the projection in a process of its own (api.projector), leading before the first request.
+    child = projector.start([sys.executable, "-m", "api.cli", "project"]) if own_process else None
     print(f"kaohe: http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
     extra = {"forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {}
-    uvicorn.run("api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="warning", access_log=False, proxy_headers=True, **extra)
+    try:
+        uvicorn.run("api.asgi:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level="warning", access_log=False, proxy_headers=True, **extra)
+    finally:
+        projector.stop(child)
     return 0
 
 

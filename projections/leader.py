@@ -1,4 +1,5 @@
-"""On PostgreSQL one server process catches the views up; the others only read them.
+"""One server process per store catches the views up; the others only read them (PostgreSQL: `Leadership`;
+SQLite, for the processes sharing a database file: `FileLeadership`, further down).
 
 Several servers share one PostgreSQL store and one set of views. If every process caught up
 on its own, each would queue on the views' write lock after every write anywhere (measured:
@@ -19,9 +20,12 @@ stops or its connection breaks, PostgreSQL releases its lock and the next proces
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from projections.store import store_key
 
@@ -31,6 +35,9 @@ CHANNEL = "kaohe_views"  # + the store's schema: channels are shared by every sc
 SETTLED = "settled"  # the view_tracking row the leader writes: every projection read and scored this far
 RECHECK = 1.0  # seconds between looks at the SETTLED row (a missed notification is seen within this)
 TAKEOVER = 0.5  # seconds between a follower's asks for the leader's lock (a stopped leader is replaced within)
+FAST_POLL = 0.002  # SQLite (FileLeadership): seconds between looks while busy …
+IDLE_POLL = 0.02  # … and after a quiet second
+BUSY = 1.0
 
 
 class Leadership:
@@ -125,12 +132,101 @@ class Leadership:
                 log.debug("closing the leader's connection: %s", e)
 
 
+class FileLeadership:
+    """SQLite: the same part as `Leadership`, for the processes sharing one database file.
+
+    The lock is an exclusive `flock` on a file beside the database (`<database>.leader`): the kernel releases it
+    when the process holding it ends, however it ends, so the next process to ask takes over, as PostgreSQL
+    frees a session's advisory lock. SQLite has no LISTEN/NOTIFY, so `wait` looks instead: the leader at the
+    store's head, a follower at the SETTLED row, every FAST_POLL while anything happened in the last second
+    (or this process has just written or is waiting to read, `wake`), else every IDLE_POLL.
+    """
+
+    def __init__(self, path: str, head: Callable[[], int], settled: Callable[[], int | None]):
+        self.path = path
+        self.head, self.settled = head, settled
+        self.leading = False
+        self.wake: threading.Event | None = None  # the runner's: set when this process wrote or a read waits
+        self._fd: int | None = None
+        self._asked = -TAKEOVER
+        self._checked = 0.0
+        self._seen: int | None = None  # the head (leading) or the settled position (following) last seen
+        self._busy_until = 0.0
+
+    def lead(self) -> bool:
+        if self.leading:
+            return True
+        now = time.monotonic()
+        if now - self._asked < TAKEOVER:
+            return False
+        self._asked = now
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another process leads
+        except OSError as e:
+            log.warning("the views' leader lock %s could not be asked for: %s", self.path, e)
+            return False
+        self.leading, self._seen = True, None
+        log.info("this process now catches the views up for the store")
+        return True
+
+    def wait(self, timeout: float) -> tuple[bool, int | None]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                seen = self.head() if self.leading else self.settled()
+            except Exception as e:  # noqa: BLE001 - the store cannot be read now: as after a timeout
+                log.warning("looking at the store failed: %s", e)
+                time.sleep(min(timeout, 0.5))
+                return False, None
+            now = time.monotonic()
+            if seen != self._seen:
+                self._seen, self._busy_until = seen, now + BUSY
+                return True, (None if self.leading else seen)
+            if self.wake is not None and self.wake.is_set():
+                self.wake.clear()
+                self._busy_until = now + BUSY
+                if self.leading:
+                    return True, None  # this process wrote: catch up now
+            if now >= deadline:
+                return False, None
+            time.sleep(min(FAST_POLL if now < self._busy_until else IDLE_POLL, deadline - now))
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < RECHECK:
+            return False
+        self._checked = now
+        return True
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        self.leading = False
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def file_leadership(views: Any, recorder: Any) -> FileLeadership | None:
+    """The leadership of a SQLite store in a file (none for one in memory: one process only)."""
+    name = views.env.get("SQLITE_DBNAME") or ""
+    if not name or name == ":memory:" or "mode=memory" in name:
+        return None
+    path = name[len("file:"):].split("?", 1)[0] if name.startswith("file:") else name
+    return FileLeadership(f"{path}.leader", lambda: recorder.max_notification_id() or 0,
+                          lambda: settled_position(views))
+
+
 def announce(views: Any, position: int) -> None:
-    """The leader's word after a catch-up: the SETTLED row and a NOTIFY, in one transaction (sent on commit)."""
+    """The leader's word after a catch-up: the SETTLED row and (PostgreSQL) a NOTIFY, in one transaction (sent on
+    commit)."""
     with views.transaction() as tx:
         tx.execute("INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
                    "ON CONFLICT (projection) DO UPDATE SET position = excluded.position", (SETTLED, position))
-        tx.execute("SELECT pg_notify(?, ?)", (channel(views.env), str(position)))
+        if views.is_postgres:
+            tx.execute("SELECT pg_notify(?, ?)", (channel(views.env), str(position)))
 
 
 def channel(env: dict[str, str]) -> str:

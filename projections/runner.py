@@ -6,8 +6,9 @@ and polls the store for writes by other processes sharing it. A failing catch-up
 database refusing writes) is remembered as `error`, so `/health` can say degraded, and
 retried with a growing pause.
 
-On PostgreSQL (`leadership` given) only the store's leader process catches up, woken by the
-store's own notifications; the others follow the position it announces (projections.leader).
+With `leadership` (PostgreSQL; SQLite in a file) only the store's leader process catches up, woken by
+the store's notifications (PostgreSQL) or its looks at the store (SQLite); the others follow the position it
+announces (projections.leader).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class ProjectionRunner:
         self.error: str | None = None  # the last catch-up failure, until one succeeds
         self.behind_since: float | None = None  # when the views last fell behind the store (monotonic)
         self._wake = threading.Event()
+        if hasattr(leadership, "wake"):  # SQLite's looks more often while this process writes or waits
+            leadership.wake = self._wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -15,7 +15,7 @@ from api.service.storage import database_url, library_env
 from projections.audit_log import AuditLog
 from projections.catchup import CatchUp
 from projections.cycle import CycleViews
-from projections.leader import Leadership
+from projections.leader import Leadership, file_leadership
 from projections.merkle_log import LogCatchUp, MerkleLog
 from projections.runner import ProjectionRunner
 from projections.scoreboard import Scoreboard
@@ -66,8 +66,9 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
         app.log_integration.run()  # whatever the store holds beyond the log (a first start on an older store)
         recorder.integration = app.log_integration  # from now on every insert adds to the log in its commit
     if follow and not read_only:
-        # PostgreSQL: one server process per store catches up, the others follow (projections.leader).
-        leadership = Leadership(app.env_dict(), app.recorder.channel_name) if app.views.is_postgres else None
+        # One server process per store catches up, the others follow (projections.leader).
+        leadership = Leadership(app.env_dict(), app.recorder.channel_name) if app.views.is_postgres \
+            else file_leadership(app.views, app.recorder)
         app.runner = ProjectionRunner(app.catchup, also=[app.log_integration], leadership=leadership)
         app.runner.start()
     return app

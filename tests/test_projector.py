@@ -1,0 +1,115 @@
+"""SQLite: one process per store catches the views up (projections.leader.FileLeadership), the others follow
+it; `kaohe serve --projector process` runs that projection in a process of its own (api.projector), which the
+server takes over from when it stops, and which stops when the server is gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from decimal import Decimal
+
+import httpx
+
+from api.service import KaoheApp
+from domain.actors import Actor
+from tests.conftest import ADMIN, DISTRICTS, YEAR
+from tests.servers import KAOHE, serve
+
+OFFICE = Actor("市总工会办公室", "office")
+FINDING = {"clause": "8.2.b", "occurred_on": "2018-03-01"}  # −0.5
+
+
+def eventually(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_two_services_on_one_sqlite_file_one_leads_the_other_follows_and_takes_over(tmp_path):
+    url = f"sqlite:///{tmp_path}/kaohe.sqlite3"
+    first = KaoheApp.from_url(url)
+    assert eventually(lambda: first.runner.role == "leader")
+    second = KaoheApp.from_url(url)
+    try:
+        time.sleep(0.6)  # past a takeover interval: the second has asked for the lock, and not got it
+        assert second.runner.role == "follower"
+        second.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=list(DISTRICTS))
+        second.record_finding(OFFICE, year=YEAR, district="中山区", **FINDING)
+        # The follower's own read waits for the leader to settle its write, then shows it.
+        assert Decimal(second.district_score(ADMIN, YEAR, "中山区")["total"]) == Decimal("99.5")
+        assert first.catchup.caught_up_to == second.catchup.caught_up_to
+        first.close()  # the leader stops: its lock is free
+        assert eventually(lambda: second.runner.role == "leader")
+        second.record_finding(OFFICE, year=YEAR, district="中山区", **FINDING)
+        assert Decimal(second.district_score(ADMIN, YEAR, "中山区")["total"]) == 99
+    finally:
+        second.close()
+        first.close()
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (ended, not yet reaped) counts as gone.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_kaohe_serve_projects_in_a_process_of_its_own_and_takes_over_when_it_stops(tmp_path):
+    env = {**os.environ, "KAOHE_DATABASE_URL": f"sqlite:///{tmp_path}/kaohe.sqlite3",
+           "KAOHE_LOG_KEY_FILE": str(tmp_path / "kaohe-log.key")}
+
+    def token(name: str, role: str) -> str:
+        out = subprocess.run([KAOHE, "token", "create", "--name", name, "--role", role], env=env, check=True,
+                             capture_output=True, text=True, cwd=tmp_path).stdout
+        return out.strip().splitlines()[-1]
+
+    admin, office = ({"Authorization": f"Bearer {token(n, r)}"} for n, r in (("管理员", "admin"), ("办公室", "office")))
+    server, base = serve(env, tmp_path, "--projector", "process")
+    try:
+        [projector] = children(server.pid)
+        assert httpx.get(f"{base}/health").json()["catch_up"] == "follower"  # the projector leads
+        r = httpx.post(f"{base}/api/years", headers=admin,
+                       json={"year": YEAR, "rubric": "dalian-2018", "districts": list(DISTRICTS)})
+        assert r.status_code == 201, r.text
+
+        def total(district: str = "中山区") -> float:
+            r = httpx.get(f"{base}/api/years/{YEAR}/districts/{district}/score", headers=office)
+            assert r.status_code == 200, r.text
+            return r.json()["total"]
+
+        assert httpx.post(f"{base}/api/years/{YEAR}/districts/中山区/findings", headers=office,
+                          json=FINDING).status_code == 201
+        assert total() == 99.5  # the writer's read: settled by the projector process
+
+        os.kill(projector, signal.SIGKILL)  # the projector dies: the server takes the lead over
+        assert eventually(lambda: httpx.get(f"{base}/health").json()["catch_up"] == "leader")
+        assert httpx.post(f"{base}/api/years/{YEAR}/districts/中山区/findings", headers=office,
+                          json=FINDING).status_code == 201
+        assert total() == 99
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    server, base = serve(env, tmp_path, "--projector", "process")  # again on the same store: a new projector leads
+    try:
+        [projector] = children(server.pid)
+        assert httpx.get(f"{base}/health").json()["catch_up"] == "follower"
+        server.kill()  # kill -9: the projector notices its server is gone and stops too
+        server.wait(timeout=10)
+        assert eventually(lambda: not alive(projector))
+    finally:
+        if server.poll() is None:
+            server.kill()
