@@ -25,8 +25,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
     with store_url(kind, tmp_path) as (url, extra):
         # The writer finds its PostgreSQL schema as a user would: KAOHE_POSTGRES_SCHEMA.
         env = {**os.environ, "PYTHONPATH": str(ROOT), **{f"KAOHE_{k}": v for k, v in extra.items()}}
-        # No runner here: on PostgreSQL the writer's process is then the store's leader (projections.leader),
-        # killed mid-stream, perhaps mid catch-up; the restarted service must take over from it.
+        # No runner here: the writer's process is then the store's leader (projections.leader), killed
+        # mid-stream, perhaps mid catch-up; the restarted service must take over from it.
         app = KaoheApp.from_url(url, follow=False, **extra)
         # Servers sharing one PostgreSQL share the log key through KAOHE_LOG_KEY_FILE (the writer runs elsewhere).
         env["KAOHE_LOG_KEY_FILE"] = str(key_path(app.env_dict()).resolve())
@@ -48,7 +48,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
         acknowledged.extend(line.split()[0] for line in writer.stdout.read().splitlines() if line.strip())
         app.close()
 
-        restarted = KaoheApp.from_url(url, **extra)  # with its runner: it catches up (on PostgreSQL as leader)
+        restarted = KaoheApp.from_url(url, **extra)  # with its runner: it catches up, as the store's leader
         ids = Counter()
         for district in ("中山区", "西岗区", "沙河口区"):
             for event in restarted.audit(ADMIN, 2018, district):
@@ -58,6 +58,6 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(kind, tmp_path):
         assert max(ids.values()) == 1  # none twice
         assert restarted.verify()["ok"]
         live = restarted.scores(ADMIN, 2018)["districts"]
-        assert restarted.runner.role == ("leader" if kind == "postgres" else "alone")
+        assert restarted.runner.role == "leader"  # took over from the killed writer (SQLite: its flock went with it)
         assert restarted.replay(2018)["districts"] == live  # caught-up projections equal a rebuild
         restarted.close()

@@ -73,9 +73,9 @@ class Health(Answer):
     lag_events: int
     lag_seconds: float
     catch_up: Literal["leader", "follower", "alone", "none"] = Field(
-        "none", description="this process's part in keeping the views caught up: on PostgreSQL one server "
-                            "process (the leader) catches up and the others follow it; alone on SQLite; none "
-                            "without a runner")
+        "none", description="this process's part in keeping the views caught up: one process per store (the "
+                            "leader) catches up and the others follow it; alone for a SQLite store in memory; "
+                            "none without a runner")
     reasons: list[str] | None = None
 
 
