@@ -229,9 +229,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api import projector
     from api.service import KaoheApp
+    from projections.leader import file_leadership
 
     app = KaoheApp.from_url(follow=False)  # create the database before any worker starts (see EVENTSOURCING-NOTES)
-    own_process = args.projector == "process" and not app.views.is_postgres
+    own_process = args.projector == "process" and not app.views.is_postgres and \
+        file_leadership(app.views, app.recorder) is not None  # (a store in memory has one process only)
     app.close()
     if args.behind_https:
         os.environ["KAOHE_BEHIND_HTTPS"] = "1"  # read by every worker (api.shared.behind_https)

@@ -40,6 +40,9 @@ def start(command: list[str]) -> subprocess.Popen | None:
     while time.monotonic() < deadline:
         ready, _, _ = select.select([child.stdout], [], [], max(0.0, deadline - time.monotonic()))
         line = child.stdout.readline() if ready else ""
+        if ready and not line:  # end of its output: it has ended
+            child.wait(timeout=10)
+            break
         if line.strip() == LEADING:
             child.stdout.close()  # nothing more is read from it: the projector writes no more to stdout
             return child
@@ -47,6 +50,7 @@ def start(command: list[str]) -> subprocess.Popen | None:
             break
     print("kaohe serve: the projector process did not take the lead; this process projects meanwhile",
           file=sys.stderr)
+    child.stdout.close()
     return child if child.poll() is None else None
 
 

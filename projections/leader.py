@@ -161,14 +161,16 @@ class FileLeadership:
             return False
         self._asked = now
         try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            if self._fd is None:  # read-only is enough for flock (a file another user made, 0644, still locks)
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # another process leads
         except OSError as e:
-            log.warning("the views' leader lock %s could not be asked for: %s", self.path, e)
-            return False
+            # No lock to be had (a read-only folder …): lead without it, as every process did before the lock
+            # existed. Two leaders cost only repeated work (see the module's docstring); none would stall reads.
+            log.warning("the views' leader lock %s cannot be used (%s): this process catches up regardless",
+                        self.path, e)
         self.leading, self._seen = True, None
         log.info("this process now catches the views up for the store")
         return True
@@ -193,7 +195,11 @@ class FileLeadership:
                     return True, None  # this process wrote: catch up now
             if now >= deadline:
                 return False, None
-            time.sleep(min(FAST_POLL if now < self._busy_until else IDLE_POLL, deadline - now))
+            delay = min(FAST_POLL if now < self._busy_until else IDLE_POLL, deadline - now)
+            if self.wake is not None:
+                self.wake.wait(delay)  # a write here or a waiting read ends the pause at once
+            else:
+                time.sleep(delay)
 
     def due(self) -> bool:
         now = time.monotonic()
@@ -212,10 +218,9 @@ class FileLeadership:
 def file_leadership(views: Any, recorder: Any) -> FileLeadership | None:
     """The leadership of a SQLite store in a file (none for one in memory: one process only)."""
     name = views.env.get("SQLITE_DBNAME") or ""
-    if not name or name == ":memory:" or "mode=memory" in name:
+    if not name or name == ":memory:" or name.startswith("file:"):  # (URIs: read-only copies, no runner)
         return None
-    path = name[len("file:"):].split("?", 1)[0] if name.startswith("file:") else name
-    return FileLeadership(f"{path}.leader", lambda: recorder.max_notification_id() or 0,
+    return FileLeadership(f"{name}.leader", lambda: recorder.max_notification_id() or 0,
                           lambda: settled_position(views))
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import httpx
 
 from api.service import KaoheApp
+from api.service.application import READ_WAIT
 from domain.actors import Actor
 from tests.conftest import ADMIN, DISTRICTS, YEAR
 from tests.servers import KAOHE, serve
@@ -50,6 +51,41 @@ def test_two_services_on_one_sqlite_file_one_leads_the_other_follows_and_takes_o
     finally:
         second.close()
         first.close()
+
+
+def test_a_follower_reads_the_log_another_process_wrote_without_waiting(tmp_path):
+    """The Merkle log is added in each write's own commit; a follower's log reads see another process's writes
+    at once (its runner looks at the log's position too), not after the read timeout."""
+    url = f"sqlite:///{tmp_path}/kaohe.sqlite3"
+    first = KaoheApp.from_url(url)
+    assert eventually(lambda: first.runner.role == "leader")
+    second = KaoheApp.from_url(url)
+    try:
+        first.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=list(DISTRICTS))
+        receipt = first.record_finding(OFFICE, year=YEAR, district="中山区", **FINDING)["receipt"]
+        started = time.monotonic()
+        checkpoint = second.latest_checkpoint(ADMIN, YEAR)
+        assert time.monotonic() - started < READ_WAIT / 2
+        assert checkpoint["size"] == receipt["log"]["size"]
+    finally:
+        second.close()
+        first.close()
+
+
+def test_a_lock_file_that_cannot_be_opened_still_leaves_one_process_catching_up(tmp_path):
+    """Where `<database>.leader` cannot be had (here a folder in its place), the process catches up without it,
+    as before the lock: reads never stall for want of a leader."""
+    (tmp_path / "kaohe.sqlite3.leader").mkdir()
+    app = KaoheApp.from_url(f"sqlite:///{tmp_path}/kaohe.sqlite3")
+    try:
+        assert eventually(lambda: app.runner.role == "leader")
+        app.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=list(DISTRICTS))
+        app.record_finding(OFFICE, year=YEAR, district="中山区", **FINDING)
+        started = time.monotonic()
+        assert Decimal(app.district_score(ADMIN, YEAR, "中山区")["total"]) == Decimal("99.5")
+        assert time.monotonic() - started < READ_WAIT / 2
+    finally:
+        app.close()
 
 
 def children(pid: int) -> list[int]:
