@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "own, which frees the server's interpreter for requests where cores are to spare "
                             "(README, Deploying; PostgreSQL: one server process per store leads either way)")
     project = commands.add_parser("project", help="catch the views up as the store's leader until stopped "
-                                                  "(what `kaohe serve` starts beside itself on SQLite)")
+                                                  "(what `kaohe serve --projector process` starts beside itself)")
     project.add_argument("--parent", type=int, default=None, help="stop when this process is gone")
 
     token = commands.add_parser("token", help="manage API tokens")
