@@ -40,7 +40,22 @@ IDLE_POLL = 0.02  # … and after a quiet second
 BUSY = 1.0
 
 
-class Leadership:
+class _Rechecks:
+    """What both leaderships share: a clock for the follower's safety-net look at the SETTLED row (and the
+    leader's look that the row still says what it announced)."""
+
+    _checked = 0.0
+
+    def due(self) -> bool:
+        """Time to look at the SETTLED row again."""
+        now = time.monotonic()
+        if now - self._checked < RECHECK:
+            return False
+        self._checked = now
+        return True
+
+
+class Leadership(_Rechecks):
     """One connection of its own (per process): it holds the leader's lock and LISTENs.
 
     Used by one thread, the projection runner's.
@@ -52,7 +67,6 @@ class Leadership:
         self.channel = channel(env)
         self.leading = False
         self._conn: Any = None
-        self._checked = 0.0
         self._asked = -TAKEOVER
 
     def _connection(self) -> Any:
@@ -114,14 +128,6 @@ class Leadership:
             time.sleep(min(timeout, 0.5))
         return came, settled
 
-    def due(self) -> bool:
-        """Time to look at the SETTLED row again (a follower's safety net)."""
-        now = time.monotonic()
-        if now - self._checked < RECHECK:
-            return False
-        self._checked = now
-        return True
-
     def close(self) -> None:
         conn, self._conn = self._conn, None
         self.leading = False
@@ -132,7 +138,7 @@ class Leadership:
                 log.debug("closing the leader's connection: %s", e)
 
 
-class FileLeadership:
+class FileLeadership(_Rechecks):
     """SQLite: the same part as `Leadership`, for the processes sharing one database file.
 
     The lock is an exclusive `flock` on a file beside the database (`<database>.leader`): the kernel releases it
@@ -149,7 +155,6 @@ class FileLeadership:
         self.wake: threading.Event | None = None  # the runner's: set when this process wrote or a read waits
         self._fd: int | None = None
         self._asked = -TAKEOVER
-        self._checked = 0.0
         self._seen: int | None = None  # the head (leading) or the settled position (following) last seen
         self._busy_until = 0.0
 
@@ -200,13 +205,6 @@ class FileLeadership:
                 self.wake.wait(delay)  # a write here or a waiting read ends the pause at once
             else:
                 time.sleep(delay)
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if now - self._checked < RECHECK:
-            return False
-        self._checked = now
-        return True
 
     def close(self) -> None:
         fd, self._fd = self._fd, None
