@@ -160,3 +160,42 @@ def test_a_follower_takes_over_when_the_leader_stops(tmp_path, monkeypatch):
                 service.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+
+def test_servers_started_at_the_same_moment_all_start(tmp_path, monkeypatch):
+    """`kaohe serve --workers 4` starts its processes at once, and each makes (or checks) the store's tables.
+    Run concurrently on one schema, the library's `CREATE TYPE`, `CREATE TABLE IF NOT EXISTS` and
+    `CREATE OR REPLACE FUNCTION` fail ("duplicate key value", "tuple concurrently updated"), and uvicorn then
+    stops the whole server. Six services built at the same moment (threads, each with its own connections, as
+    processes would be) must all start, on an empty schema and on one whose tables exist."""
+    postgres_or_skip()
+    import threading
+
+    import psycopg
+
+    monkeypatch.setenv("KAOHE_LOG_KEY_FILE", str(tmp_path / "kaohe-log.key"))
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        for tables in ("none yet", "made already"):
+            barrier = threading.Barrier(6)
+            failures: list[str] = []
+
+            def start() -> None:
+                barrier.wait()
+                try:
+                    KaoheApp.from_url(POSTGRES_URL, follow=False, POSTGRES_SCHEMA=schema).close()
+                except Exception as e:  # noqa: BLE001 - what a failed start would show
+                    failures.append(repr(e))
+
+            threads = [threading.Thread(target=start) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+            assert failures == [], (tables, failures)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

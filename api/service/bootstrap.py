@@ -6,12 +6,14 @@ import time; tests pass their own URL to get their own store.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from api.service import log_tables
 from api.service.application import KaoheApp
 from api.service.log_integration import RECORDERS, LogIntegration
 from api.service.log_keys import load_signer
 from api.service.metrics import Metrics
-from api.service.storage import database_url, library_env
+from api.service.storage import database_url, library_env, setup_lock
 from projections.audit_log import AuditLog
 from projections.catchup import CatchUp
 from projections.cycle import CycleViews
@@ -48,6 +50,19 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     postgres = env["PERSISTENCE_MODULE"].endswith("postgres")
     # The library's recorder, with the Merkle log integrated in each insert's transaction.
     env = {**env, "APPLICATION_RECORDER_TOPIC": RECORDERS["postgres" if postgres else "sqlite"]}
+    with nullcontext() if read_only else setup_lock(env):
+        app = _made(env, views_env, read_only=read_only, postgres=postgres)
+    if follow and not read_only:
+        # One server process per store catches up, the others follow (projections.leader).
+        leadership = Leadership(app.env_dict(), app.recorder.channel_name) if app.views.is_postgres \
+            else file_leadership(app.views, app.recorder)
+        app.runner = ProjectionRunner(app.catchup, also=[app.log_integration], leadership=leadership)
+        app.runner.start()
+    return app
+
+
+def _made(env: dict[str, str], views_env: dict[str, str], *, read_only: bool, postgres: bool) -> KaoheApp:
+    """The service, its views and its log, their tables made where missing."""
     app = KaoheApp(env=env)
     app.views = ViewStore({**app.env_dict(), **views_env}, read_only=read_only)
     app.new_projections = lambda: [Scoreboard(app.rubric_of_year, app.load_history), AuditLog(), CycleViews()]
@@ -65,10 +80,4 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
         log_tables.init(app.views)
         app.log_integration.run()  # whatever the store holds beyond the log (a first start on an older store)
         recorder.integration = app.log_integration  # from now on every insert adds to the log in its commit
-    if follow and not read_only:
-        # One server process per store catches up, the others follow (projections.leader).
-        leadership = Leadership(app.env_dict(), app.recorder.channel_name) if app.views.is_postgres \
-            else file_leadership(app.views, app.recorder)
-        app.runner = ProjectionRunner(app.catchup, also=[app.log_integration], leadership=leadership)
-        app.runner.start()
     return app

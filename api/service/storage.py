@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -43,6 +44,34 @@ def library_env(url: str, *, create: bool = True) -> dict[str, str]:
             "POSTGRES_SCHEMA": os.environ.get("KAOHE_POSTGRES_SCHEMA", ""),
         }
     raise ValueError(f"KAOHE_DATABASE_URL must start with sqlite:/// or postgresql:// (got {url!r})")
+
+
+SETUP_LOCK = 20180621  # pg_advisory_lock(SETUP_LOCK, store_key): one process at a time makes the tables
+
+
+@contextmanager
+def setup_lock(env: dict[str, str]) -> Iterator[None]:
+    """Held while a process creates the store's tables on PostgreSQL (the library's, the views', the log's).
+
+    `kaohe serve --workers 4` starts four processes at once; their `CREATE ... IF NOT EXISTS` statements, run
+    concurrently on the same catalog rows, fail with "tuple concurrently updated", and uvicorn then stops every
+    worker. A session advisory lock (freed by the server if the process dies) makes them take turns.
+    """
+    if not env["PERSISTENCE_MODULE"].endswith("postgres"):
+        yield
+        return
+    import psycopg
+
+    from projections.store import store_key
+
+    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+                         user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
+                         autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (SETUP_LOCK, store_key(env)))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (SETUP_LOCK, store_key(env)))
 
 
 def sqlite_path(url: str) -> str:
