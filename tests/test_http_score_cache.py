@@ -40,7 +40,7 @@ def test_a_breakdown_not_remembered_is_made_before_routing_and_is_the_routes_ans
 
     made: list = []
     real = score_cache.breakdown_json
-    monkeypatch.setattr(score_cache, "breakdown_json", lambda *a: made.append(a[2:]) or real(*a))
+    monkeypatch.setattr(score_cache, "breakdown_json", lambda *a: made.append(a[2:4]) or real(*a))
     api.get("office", f"{Y}/scores")  # the office's token found once (the middleware asks only remembered ones)
     api.post("office", f"{Y}/meetings", {"title": "会", "held_on": "2018-03-02", "absent": ["中山区"]})
     before = api.get("office", f"{Y}/districts/中山区/score")
@@ -68,3 +68,33 @@ def test_reads_answered_before_routing_are_timed_under_their_routes_and_keep_asc
     assert ("unmatched", "200") not in counts
     # A year in full-width digits is not a year to the route (422): the middleware leaves it to the route.
     assert api.get("office", "/years/２０１８/districts/中山区/score").status_code == 422
+
+
+def test_a_read_naming_a_position_is_answered_before_routing_once_the_views_show_it(api, app, year_2018, monkeypatch):
+    # What a client sends right after its write (Kaohe-Read-After: the write's Kaohe-Position): the middleware
+    # waits for that position in a thread, as the route would, and answers what the route answers.
+    from api.http import score_cache
+
+    made: list = []
+    real = score_cache.ranking_bytes
+    monkeypatch.setattr(score_cache, "ranking_bytes", lambda *a: made.append(a[2:]) or real(*a))
+    api.get("auditor", f"{Y}/scores")  # the auditor's token found once
+    app.runner.stop()  # from here the views move only when a read waits for a position
+    r = api.post("office", f"{Y}/meetings", {"title": "会", "held_on": "2018-03-02", "absent": ["中山区"]})
+    position = r.headers["Kaohe-Position"]
+    told = {**api.headers("auditor"), "Kaohe-Read-After": position}
+    read = api.client.get(f"/api{Y}/scores", headers=told)
+    assert read.status_code == 200 and made == [(2018, int(position))]
+    assert {d["district"]: d["total"] for d in read.json()["districts"]}["中山区"] == 99.5
+    again = api.client.get(f"/api{Y}/scores", headers=told)  # the views show it now: answered from memory
+    assert again.content == read.content and len(made) == 1
+    breakdown = api.client.get(f"/api{Y}/districts/中山区/score", headers=told)
+    assert breakdown.status_code == 200 and breakdown.json()["total"] == 99.5
+
+
+def test_a_read_after_that_is_not_a_position_gets_the_routes_error(api, year_2018):
+    api.get("office", f"{Y}/scores")
+    for bad in ("abc", "-1", "1.5"):
+        r = api.client.get(f"/api{Y}/scores", headers={**api.headers("office"), "Kaohe-Read-After": bad})
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["error"]["field"] == "Kaohe-Read-After", r.json()

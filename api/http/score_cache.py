@@ -7,8 +7,11 @@ tokens (those found in the last RECHECK seconds: no database query on the event 
 table as the routes and sends the remembered bytes. An answer not remembered yet is made here too, in a
 thread, by the route's own function (`breakdown_json`, `ranking_bytes`): a read after each write would
 otherwise pay FastAPI's routing and dependencies each time, most of the event loop's share of a read.
-Anything else (no token, a token not found lately, another role, a query string, `Kaohe-Read-After`,
-a refusal or a 404) goes on to FastAPI unchanged, which answers it,
+A read that names a position (`Kaohe-Read-After`, what a client sends right after its write) is answered
+here too, once the views show it: at once when they already do, else in a thread that waits for it as the
+route would (routing and the token's own thread hop were most of such a read's time).
+Anything else (no token, a token not found lately, another role, a query string, a `Kaohe-Read-After` that
+is not a number, a refusal or a 404) goes on to FastAPI unchanged, which answers it,
 errors included, the usual way; any other failure is the server's error, raised once.
 """
 
@@ -27,6 +30,7 @@ from domain.errors import DomainError
 
 SCORES = re.compile(r"/api/years/([0-9]{4})/scores")  # ASCII digits, as the route's int parameter takes
 BREAKDOWN = re.compile(r"/api/years/([0-9]{4})/districts/([^/]+)/score")
+POSITION = re.compile(rb"[0-9]{1,18}")  # what the route's Kaohe-Read-After takes (an int >= 0); else the route's 422
 JSON = [(b"content-type", b"application/json")]
 
 
@@ -55,24 +59,29 @@ class RememberedScores:
 
     def _answer(self, scope: dict[str, Any]) -> tuple[dict[str, str], bytes | Callable[[], bytes]] | None:
         """(the path's parameters, the remembered bytes or how to make them), or None: FastAPI answers."""
-        if any(k == b"kaohe-read-after" for k, _ in scope["headers"]):
-            return None  # the route waits for that position
+        after = None
+        for key, value in scope["headers"]:
+            if key == b"kaohe-read-after":
+                if after is not None or not POSITION.fullmatch(value.strip()):
+                    return None  # twice, or not a position: the route answers (422 naming the header)
+                after = int(value)
         match = SCORES.fullmatch(scope["path"])
         if match:
             year = int(match[1])
-            answer = self._remembered(scope, year, "scores.json", lambda actor: can(actor, "read_ranking"),
-                                      lambda service, actor: lambda: ranking_bytes(service, actor, year))
+            answer = self._remembered(scope, year, after, "scores.json", lambda actor: can(actor, "read_ranking"),
+                                      lambda service, actor: lambda: ranking_bytes(service, actor, year, after))
             return None if answer is None else ({"year": match[1]}, answer)
         match = BREAKDOWN.fullmatch(scope["path"])
         if match:
             district, year = match[2], int(match[1])
-            answer = self._remembered(scope, year, f"score/{district}", lambda actor: can_read_district(actor, district),
-                                      lambda service, actor: lambda: breakdown_json(service, actor, year, district))
+            answer = self._remembered(
+                scope, year, after, f"score/{district}", lambda actor: can_read_district(actor, district),
+                lambda service, actor: lambda: breakdown_json(service, actor, year, district, after))
             return None if answer is None else ({"year": match[1], "district": district}, answer)
         return None
 
     @staticmethod
-    def _remembered(scope: dict[str, Any], year: int, name: str, may: Callable[[Actor], bool],
+    def _remembered(scope: dict[str, Any], year: int, after: int | None, name: str, may: Callable[[Actor], bool],
                     make: Callable[[Any, Actor], Callable[[], bytes]]) -> bytes | Callable[[], bytes] | None:
         service = getattr(scope["app"].state, "kaohe", None)
         limiter = getattr(scope["app"].state, "auth_failures", None)
@@ -87,7 +96,7 @@ class RememberedScores:
         if actor is None or not may(actor):
             return None
         remembered = service.remembered_now(name, year, wait=False, caller=actor)  # never block the event loop
-        if remembered is not None:
+        if remembered is not None and (after is None or (service.catchup.caught_up_to or 0) >= after):
             return remembered
         make_it = make(service, actor)
         return lambda: reading_for(actor, make_it)  # in a thread: the read waits for this caller's own writes

@@ -47,16 +47,18 @@ def district_score(year: int, district: str, service: Service, actor: CurrentAct
                        description="`all`: every finding of every clause (by default a clause lists the counted "
                                    "ones and its newest, at most 10, and gives `findings_total`)")] = "shown",
                    after: ReadAfter = None) -> Response:
-    if after:
-        service.year_info(year, after)
     if as_of or findings == "all":
+        if after:
+            service.year_info(year, after)
         return Response(BREAKDOWN_JSON(service.district_score(
             actor, year, district, as_of=as_of, every_finding=findings == "all")), media_type="application/json")
-    return Response(breakdown_json(service, actor, year, district), media_type="application/json")
+    return Response(breakdown_json(service, actor, year, district, after), media_type="application/json")
 
 
-def breakdown_json(service: KaoheApp, actor: Actor, year: int, district: str) -> bytes:
+def breakdown_json(service: KaoheApp, actor: Actor, year: int, district: str, after: int | None = None) -> bytes:
     """A district's breakdown as the route answers it (also answered before routing: api.http.score_cache)."""
+    if after:
+        service.year_info(year, after)  # waits until the views show that position
     service.district_of(actor, year, district)  # the role and the district checked before anything is remembered
     # Kept until the views move on, like the ranking: a district's page is read far more often than written.
     return service.remembered(f"score/{district}", year, lambda: BREAKDOWN_JSON(
