@@ -145,12 +145,16 @@ class FileLeadership(_Rechecks):
     when the process holding it ends, however it ends, so the next process to ask takes over, as PostgreSQL
     frees a session's advisory lock. SQLite has no LISTEN/NOTIFY, so `wait` looks instead: the leader at the
     store's head, a follower at the SETTLED row, every FAST_POLL while anything happened in the last second
-    (or this process has just written or is waiting to read, `wake`), else every IDLE_POLL.
+    (or, for a follower, this process has just written or is waiting to read, `wake`), else every IDLE_POLL.
+    The leader's own writes wake it (`wake`), so a head its own writes explain (`own`: the newest position this
+    process wrote) is no reason to look more often: one server alone under a stream of writes would otherwise
+    look 500 times a second for writes of other processes that do not exist.
     """
 
-    def __init__(self, path: str, head: Callable[[], int], settled: Callable[[], int | None]):
+    def __init__(self, path: str, head: Callable[[], int], settled: Callable[[], int | None],
+                 own: Callable[[], int] | None = None):
         self.path = path
-        self.head, self.settled = head, settled
+        self.head, self.settled, self.own = head, settled, own
         self.leading = False
         self.wake: threading.Event | None = None  # the runner's: set when this process wrote or a read waits
         self._fd: int | None = None
@@ -191,13 +195,15 @@ class FileLeadership(_Rechecks):
                 return False, None
             now = time.monotonic()
             if seen != self._seen:
-                self._seen, self._busy_until = seen, now + BUSY
+                self._seen = seen
+                if not self.leading or self.own is None or seen > self.own():  # another process's doing
+                    self._busy_until = now + BUSY
                 return True, (None if self.leading else seen)
             if self.wake is not None and self.wake.is_set():
                 self.wake.clear()
-                self._busy_until = now + BUSY
                 if self.leading:
                     return True, None  # this process wrote: catch up now
+                self._busy_until = now + BUSY  # the leader settles this process's write in a moment
             if now >= deadline:
                 return False, None
             delay = min(FAST_POLL if now < self._busy_until else IDLE_POLL, deadline - now)
@@ -213,13 +219,14 @@ class FileLeadership(_Rechecks):
             os.close(fd)  # releases the lock
 
 
-def file_leadership(views: Any, recorder: Any) -> FileLeadership | None:
-    """The leadership of a SQLite store in a file (none for one in memory: one process only)."""
+def file_leadership(views: Any, recorder: Any, own: Callable[[], int] | None = None) -> FileLeadership | None:
+    """The leadership of a SQLite store in a file (none for one in memory: one process only); `own`: the newest
+    store position this process wrote."""
     name = views.env.get("SQLITE_DBNAME") or ""
     if not name or name == ":memory:" or name.startswith("file:"):  # (URIs: read-only copies, no runner)
         return None
     return FileLeadership(f"{name}.leader", lambda: recorder.max_notification_id() or 0,
-                          lambda: settled_position(views))
+                          lambda: settled_position(views), own)
 
 
 def announce(views: Any, position: int) -> None:

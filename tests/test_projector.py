@@ -103,6 +103,35 @@ def alive(pid: int) -> bool:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def test_the_leader_looks_often_for_other_processes_writes_only_when_there_are_some(tmp_path):
+    """The leader looks at the store's head every FAST_POLL for a second after another process wrote, but a head
+    its own writes explain (they wake it themselves) leaves it looking every IDLE_POLL."""
+    from projections.leader import FileLeadership
+
+    store = {"head": 0, "own": 0, "looks": 0}
+
+    def head() -> int:
+        store["looks"] += 1
+        return store["head"]
+
+    leadership = FileLeadership(str(tmp_path / "kaohe.sqlite3.leader"), head, lambda: None, lambda: store["own"])
+    assert leadership.lead()
+    try:
+        looks = {}
+        for case in ("own write", "another process's write"):
+            store["head"] += 1
+            if case == "own write":
+                store["own"] = store["head"]
+            assert leadership.wait(1.0) == (True, None)  # the head moved: catch up
+            store["looks"] = 0
+            assert leadership.wait(0.3) == (False, None)  # nothing more: how often did it look meanwhile?
+            looks[case] = store["looks"]
+        assert looks["own write"] <= 0.3 / 0.02 + 3, looks  # every IDLE_POLL
+        assert looks["another process's write"] >= 2 * looks["own write"] + 10, looks  # every FAST_POLL
+    finally:
+        leadership.close()
+
+
 def test_kaohe_serve_projects_in_a_process_of_its_own_and_takes_over_when_it_stops(tmp_path):
     env = {**os.environ, "KAOHE_DATABASE_URL": f"sqlite:///{tmp_path}/kaohe.sqlite3",
            "KAOHE_LOG_KEY_FILE": str(tmp_path / "kaohe-log.key")}

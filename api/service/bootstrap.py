@@ -55,7 +55,7 @@ def assemble(env: dict[str, str], *, follow: bool = True, read_only: bool = Fals
     if follow and not read_only:
         # One server process per store catches up, the others follow (projections.leader).
         leadership = Leadership(app.env_dict(), app.recorder.channel_name) if app.views.is_postgres \
-            else file_leadership(app.views, app.recorder)
+            else file_leadership(app.views, app.recorder, lambda: app.written_position)
         app.runner = ProjectionRunner(app.catchup, also=[app.log_integration], leadership=leadership)
         app.runner.start()
     return app
