@@ -68,10 +68,7 @@ def setup_lock(env: dict[str, str]) -> Iterator[None]:
                          user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
                          autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (SETUP_LOCK, store_key(env)))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (SETUP_LOCK, store_key(env)))
+        yield  # the lock ends with the session, when the connection closes
 
 
 def sqlite_path(url: str) -> str:
