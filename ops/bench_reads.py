@@ -1,8 +1,12 @@
 """Read benchmarks (issue 15, parts 2 and 3). Not tests: each figure is printed beside its target and
 a ceiling measured in the same run (this machine is small, shared and noisy: read the ratios).
 
-  .venv/bin/python ops/bench_reads.py                      the full run (several minutes)
-  .venv/bin/python ops/bench_reads.py --quick              fewer requests, the ranking over 1,000 districts
+  .venv/bin/python ops/bench_reads.py                      the full run: the ranking and the mixed load over 3,000
+                                                           districts at 10k, 100k and 1M findings (the stores of
+                                                           ops/bench_rebuild.py, cached; the first 1M fill takes
+                                                           minutes, its views' replay another 1-2)
+  .venv/bin/python ops/bench_reads.py --findings 100000    the ranking part at that history length only
+  .venv/bin/python ops/bench_reads.py --quick              fewer requests, the ranking over 1,000 districts, 2,000 findings
   .venv/bin/python ops/bench_reads.py --only ranking       one part (breakdown | ranking)
 
 `kaohe serve` (1 worker, SQLite) answers a store filled by ops/bench.fill(); the load comes from
@@ -244,10 +248,41 @@ async def _one(port: int, raw: bytes) -> tuple[int, bytes, bytes]:
 
 # --- 3. the ranking ---------------------------------------------------------------------------
 
-def bench_ranking(loop: asyncio.AbstractEventLoop, districts: int, samples: int, writes: int, reads: int) -> None:
-    say(f"[ranking] {districts:,} districts, {2 * districts:,} findings")
-    store = Store("sqlite")
-    app = filled(store, 2 * districts, districts)
+class CachedStore:
+    """A private copy of one of ops/bench_rebuild.py's cached stores (3,000 districts), its views replayed."""
+
+    def __init__(self, findings: int):
+        from ops.bench_rebuild import sqlite_store
+
+        self.folder = sqlite_store(findings)
+        self.url, self.extra = f"sqlite:///{self.folder}/kaohe.sqlite3", {}
+
+    def app(self):
+        from api.service import KaoheApp
+
+        app = KaoheApp.from_url(self.url, follow=False)
+        t = time.perf_counter()
+        app.replay(YEAR)  # the cached stores hold events and the log, not the views
+        say(f"  (views replayed in {time.perf_counter() - t:.0f} s)")
+        return app
+
+    def drop(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def bench_ranking(loop: asyncio.AbstractEventLoop, districts: int, samples: int, writes: int, reads: int,
+                  findings: int | None = None) -> None:
+    """`findings`: over the 3,000 districts of a cached store of that many (else twice `districts`, filled here)."""
+    if findings is None:
+        say(f"[ranking] {districts:,} districts, {2 * districts:,} findings")
+        store = Store("sqlite")
+        app = filled(store, 2 * districts, districts)
+    else:
+        store = CachedStore(findings)
+        say(f"[ranking] 3,000 districts, {findings:,} findings")
+        app = store.app()
     _in_process_ranking(app, samples)
     app.close()
     server, tokens = Server.kaohe(store.url)
@@ -376,16 +411,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer requests, the ranking over 1,000 districts")
     parser.add_argument("--only", choices=["breakdown", "ranking"], help="one part only")
+    parser.add_argument("--findings", default="10000,100000,1000000",
+                        help="history lengths of the full run's ranking part, over 3,000 districts")
     args = parser.parse_args()
     # --quick: the ranking over 1,000 districts (filling and projecting 3,000 takes minutes on a busy machine)
     reads, samples, writes, districts = (3000, 20, 600, 1000) if args.quick else (20000, 200, 4000, 3000)
+    sizes = [None] if args.quick else [int(n) for n in args.findings.split(",")]
     say(f"ops/bench_reads.py{' --quick' if args.quick else ''}: {time.strftime('%Y-%m-%d %H:%M')}, "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     loop = asyncio.new_event_loop()
     if args.only in (None, "breakdown"):
         bench_breakdown(loop, reads)
     if args.only in (None, "ranking"):
-        bench_ranking(loop, districts, samples, writes, reads // 2)
+        for findings in sizes:
+            bench_ranking(loop, districts, samples, writes, reads // 2, findings)
 
 
 if __name__ == "__main__":
