@@ -24,6 +24,7 @@ from projections.store import Transaction
 
 CACHED_DISTRICTS = 5000
 SHOWN = 10  # findings a clause of a breakdown lists at most, beyond the counted ones (see shown_findings)
+SETTLE_ROWS = 500  # rescored districts written together (a rebuild rescores every one: their JSON, not all at once)
 INSERT_FINDING = (
     "INSERT INTO view_findings (finding_id, year, district, clause, indicator, position, recorded_at, data, status) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'live') ON CONFLICT (finding_id) DO NOTHING"
@@ -71,6 +72,7 @@ class Scoreboard:
                            "WHERE scored < version")
         # Stamped with the position of the district's newest event: positions are projected in order, so
         # "rescored since" is one indexed range (api.service.reads.ranking), and a rebuild stamps alike.
+        rows = []
         for year, district, ledger, version, stamp in lagging:
             history = self._history_at(ledger, version)
             rubric = self.rubric_of_year(year)
@@ -78,10 +80,18 @@ class Scoreboard:
             # The ranking reads only this small summary.
             summary = {"district": district, "total": result["total"], "signed_off": result["signed_off"],
                        "categories": [{"id": c["id"], "score": c["score"]} for c in result["categories"]]}
-            tx.execute("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ?, scored_at = ? "
-                       "WHERE year = ? AND district = ? AND version = ?",
-                       (result["total"], dumps(summary), dumps(result), version, stamp, year, district, version))
+            rows.append((result["total"], dumps(summary), dumps(result), version, stamp, year, district, version))
+            if len(rows) == SETTLE_ROWS:
+                self._write_scores(tx, rows)
+                rows = []
+        self._write_scores(tx, rows)
         return len(lagging)
+
+    @staticmethod
+    def _write_scores(tx: Transaction, rows: list[tuple]) -> None:
+        # Together: on PostgreSQL one round trip for the lot (psycopg pipelines an executemany), not one a district.
+        tx.executemany("UPDATE view_districts SET total = ?, summary = ?, breakdown = ?, scored = ?, scored_at = ? "
+                       "WHERE year = ? AND district = ? AND version = ?", rows)
 
     def _history_at(self, ledger: str, version: int) -> DistrictHistory:
         history = self._histories.get(ledger)
