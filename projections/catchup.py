@@ -141,11 +141,11 @@ class CatchUp:
         last = notifications[-1].id
         for projection in self.projections:
             projection.finish(tx)
-            tx.execute(
-                "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
-                "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
-                (projection.name, last),
-            )
+        tx.executemany(  # together: one round trip on PostgreSQL
+            "INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
+            "ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+            [(projection.name, last) for projection in self.projections],
+        )
         return len(notifications), last
 
     def _notifications(self, tx: Transaction, start: int) -> Sequence[Any]:
