@@ -78,6 +78,10 @@ class CatchUp:
         self._aggregates: dict[str, tuple[str, int | None, str | None]] = {}
         self._caught_up_to: int | None = None  # every projection has read at least this far
         self._reached = threading.Condition()  # notified when `_caught_up_to` moves on
+        # Said in a catch-up's last transaction, with the position reached (the store's leader: its SETTLED row,
+        # projections.leader.announce_in); `announced` is the last position said and committed.
+        self.announce: Callable[[Transaction, int], None] | None = None
+        self.announced: int | None = None
 
     def positions(self, tx: Transaction | None = None) -> dict[str, int]:
         rows = dict((tx or self.views).query("SELECT projection, position FROM view_tracking"))
@@ -101,6 +105,7 @@ class CatchUp:
 
     def _run(self) -> int:
         read = 0
+        announce = self.announce
         while True:
             with self.views.transaction() as tx:
                 count, reached = self._batch(tx)
@@ -112,9 +117,13 @@ class CatchUp:
                     # would see it). So a scoring that fails (a rubric changed since its year opened) holds
                     # back every projection, not the scores alone: /health says degraded, with the reason.
                     self._settle_in(tx)
+                    if announce is not None:
+                        announce(tx, reached)
             read += count
             if last:
                 break
+        if announce is not None:
+            self.announced = reached
         self._publish(reached)
         return read
 

@@ -230,13 +230,19 @@ def file_leadership(views: Any, recorder: Any, own: Callable[[], int] | None = N
 
 
 def announce(views: Any, position: int) -> None:
-    """The leader's word after a catch-up: the SETTLED row and (PostgreSQL) a NOTIFY, in one transaction (sent on
-    commit)."""
+    """The leader's word after a catch-up, in a transaction of its own (see `announce_in`)."""
     with views.transaction() as tx:
-        tx.execute("INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
-                   "ON CONFLICT (projection) DO UPDATE SET position = excluded.position", (SETTLED, position))
-        if views.is_postgres:
-            tx.execute("SELECT pg_notify(?, ?)", (channel(views.env), str(position)))
+        announce_in(tx, views, position)
+
+
+def announce_in(tx: Any, views: Any, position: int) -> None:
+    """The leader's word: the SETTLED row and (PostgreSQL) a NOTIFY, sent when `tx` commits. The runner has the
+    catch-up say it in its own last transaction (one commit a catch-up, not two: on SQLite the store's writers
+    wait for each)."""
+    tx.execute("INSERT INTO view_tracking (projection, position) VALUES (?, ?) "
+               "ON CONFLICT (projection) DO UPDATE SET position = excluded.position", (SETTLED, position))
+    if views.is_postgres:
+        tx.execute("SELECT pg_notify(?, ?)", (channel(views.env), str(position)))
 
 
 def channel(env: dict[str, str]) -> str:

@@ -116,8 +116,14 @@ class ProjectionRunner:
         pause = self.poll
         announced = 0
         last = 0.0
+
+        def announce_in(tx, position: int) -> None:
+            leader.announce_in(tx, self.catchup.views, position)
+
         while not self._stop.is_set():
             leading = self.leadership.lead()
+            # The leader's catch-up says how far it got in its own last transaction (leader.announce_in).
+            self.catchup.announce = announce_in if leading else None
             if not leading:
                 self._follow(self.leadership.wait(self.poll)[1])
                 continue
@@ -132,6 +138,7 @@ class ProjectionRunner:
                 time.sleep(wait)
             last = time.monotonic()
             pause = self._catch_up(pause)
+            announced = max(announced, self.catchup.announced or 0)
             reached = self.catchup.caught_up_to
             # Again when the row no longer says it (a rebuild's swap empties view_tracking): looked at once a second.
             if self.error is None and reached is not None and (

@@ -7,16 +7,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from api.service import KaoheApp
 from api.service.application import READ_WAIT
 from domain.actors import Actor
 from tests.conftest import ADMIN, DISTRICTS, YEAR
 from tests.servers import KAOHE, serve
+from tests.stores import store_url
 
 OFFICE = Actor("市总工会办公室", "office")
 FINDING = {"clause": "8.2.b", "occurred_on": "2018-03-01"}  # −0.5
@@ -51,6 +54,37 @@ def test_two_services_on_one_sqlite_file_one_leads_the_other_follows_and_takes_o
     finally:
         second.close()
         first.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_the_leader_says_how_far_it_got_in_its_catch_ups_own_commit(tmp_path, monkeypatch, kind):
+    """The SETTLED row followers read moves in the same transaction as the views it speaks for: one write
+    transaction a catch-up on the views (on SQLite the store's writers wait for each), and no moment where the
+    row says more than the views hold."""
+    from projections.leader import settled_position
+
+    with store_url(kind, tmp_path) as (url, extra):
+        monkeypatch.setenv("KAOHE_LOG_KEY_FILE", str(tmp_path / "kaohe-log.key"))
+        app = KaoheApp.from_url(url, **extra)
+        try:
+            assert eventually(lambda: app.runner.role == "leader")
+            app.open_year(ADMIN, year=YEAR, rubric="dalian-2018", districts=list(DISTRICTS))
+            assert eventually(lambda: settled_position(app.views) == app.catchup.caught_up_to
+                              == app.recorder.max_notification_id())
+            opened, real = [], type(app.views).transaction
+
+            def counted(views, *args, **kwargs):
+                opened.append(threading.current_thread().name)
+                return real(views, *args, **kwargs)
+
+            monkeypatch.setattr(type(app.views), "transaction", counted)
+            app.record_finding(OFFICE, year=YEAR, district="中山区", **FINDING)
+            head = app.recorder.max_notification_id()
+            assert eventually(lambda: settled_position(app.views) == head)
+            time.sleep(0.2)  # anything the runner would still do after it
+            assert opened.count("kaohe-projections") == 1, opened
+        finally:
+            app.close()
 
 
 def test_a_follower_reads_the_log_another_process_wrote_without_waiting(tmp_path):
