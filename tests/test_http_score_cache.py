@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from domain.actors import Actor
+from tests.conftest import YEAR
+
 Y = "/years/2018"
 
 
@@ -98,3 +101,34 @@ def test_a_read_after_that_is_not_a_position_gets_the_routes_error(api, year_201
         r = api.client.get(f"/api{Y}/scores", headers={**api.headers("office"), "Kaohe-Read-After": bad})
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["error"]["field"] == "Kaohe-Read-After", r.json()
+
+
+def test_readers_who_miss_the_remembered_answer_together_wait_for_one_of_them_to_make_it(app, year_2018):
+    # Right after each catch-up every reader of the ranking misses at once: one makes the answer, the others
+    # take it, and one made for the views' position then is answered without being made again.
+    import threading
+    import time as clock
+
+    app.fresh()
+    made: list[int] = []
+    barrier = threading.Barrier(8)
+    answers: list[object] = []
+
+    def make() -> object:
+        made.append(1)
+        clock.sleep(0.2)  # long enough for every reader to arrive meanwhile
+        return object()
+
+    def read() -> None:
+        barrier.wait()
+        answers.append(app.remembered("scores.json", YEAR, make))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and len(answers) == 8 and len({id(a) for a in answers}) == 1
+    app.record_finding(Actor("office", "office"), year=YEAR, district="中山区", clause="8.2.b", occurred_on="2018-03-01")
+    again = app.remembered("scores.json", YEAR, make)  # the views moved on: made again
+    assert len(made) == 2 and again is not answers[0]

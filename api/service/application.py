@@ -71,6 +71,7 @@ class KaoheApp(ScoreReads, RecordReads, DocumentReads, CycleReads, YearCommands,
         self._prefixes: dict[int, dict[str, list[str]]] = {}  # year → ledger id prefix → districts
         self._remembered: OrderedDict[tuple[str, int], tuple[int | None, Any]] = OrderedDict()  # ScoreReads.remembered
         self._remembering = threading.Lock()
+        self._computing: dict[tuple[str, int], threading.Lock] = {}  # one per answer: who makes it (remembered)
         self._rankings: dict[tuple, Any] = {}  # (year, line) → its ranking kept in memory (ScoreReads.ranking)
         # Set by bootstrap.build: the views, the catch-ups over them and the runner that drives them,
         # and the log's signer key.

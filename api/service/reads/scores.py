@@ -6,6 +6,7 @@ up to that instant with the same `DistrictHistory` the scoreboard uses, so both 
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
@@ -94,6 +95,10 @@ class ScoreReads:
             self.fresh()
         elif not self.holds_own_writes(caller):
             return None
+        return self._kept(name, year)
+
+    def _kept(self, name: str, year: int) -> Any:
+        """The answer kept for the views' position now, or None."""
         hit = self._remembered.get((name, year))
         if hit is not None and hit[0] is not None and hit[0] == self.catchup.caught_up_to:
             return hit[1]
@@ -107,17 +112,28 @@ class ScoreReads:
         reader's role before asking.
         """
         value = self.remembered_now(name, year)
-        if value is None:
-            # Labelled with the position reached before computing: the answer holds at least
-            # that much (the runner may catch up further meanwhile; a label older than the
-            # content only costs a recomputation, a newer one would hide a write).
-            position = self.catchup.caught_up_to
-            value = compute()
-            with self._remembering:  # request threads share it
-                self._remembered[(name, year)] = (position, value)
-                self._remembered.move_to_end((name, year))
-                while len(self._remembered) > REMEMBERED:  # one per district read: keep the recent ones
-                    self._remembered.popitem(last=False)
+        if value is not None:
+            return value
+        # One thread makes it; the others that missed it meanwhile wait and take the same answer. Right after
+        # each catch-up every reader of the ranking misses at once, and sixteen of them making it side by
+        # side would share the interpreter sixteen ways (the mixed load's read p99).
+        with self._remembering:
+            making = self._computing.setdefault((name, year), threading.Lock())
+        with making:
+            # Made while this thread waited? (Its caller's own writes were waited for above: not again here,
+            # where another caller's read would wait behind it.)
+            value = self._kept(name, year)
+            if value is None:
+                # Labelled with the position reached before computing: the answer holds at least
+                # that much (the runner may catch up further meanwhile; a label older than the
+                # content only costs a recomputation, a newer one would hide a write).
+                position = self.catchup.caught_up_to
+                value = compute()
+                with self._remembering:  # request threads share it
+                    self._remembered[(name, year)] = (position, value)
+                    self._remembered.move_to_end((name, year))
+                    while len(self._remembered) > REMEMBERED:  # one per district read: keep the recent ones
+                        self._remembered.popitem(last=False)
         return value
 
     def district_of(self, actor: Actor, year: int, district: str) -> dict[str, Any]:
