@@ -244,7 +244,7 @@ def _sql_floor(kind: str, scores: dict, total: int, districts: int) -> float:
 
 # Each section: its script, its arguments for a full run, and for a quick one.
 SECTIONS = [
-    ("bench_log.py", [], ["--commands", "200", "--rounds", "3", "--leaves", "100000"]),
+    ("bench_log.py", [], ["--commands", "200", "--rounds", "3", "--leaves", "100000", "--http-writes", "500"]),
     ("bench_rebuild.py", [], ["--quick"]),
     ("bench_reads.py", [], ["--quick"]),
     ("bench_pg.py", [], ["--quick"]),

@@ -2,12 +2,15 @@
 
   .venv/bin/python ops/bench_log.py                  appends on/off (SQLite, PostgreSQL), proofs at 1M leaves
   .venv/bin/python ops/bench_log.py --stores sqlite --leaves 100000
+  .venv/bin/python ops/bench_log.py --stores "" --http-stores sqlite   the HTTP rounds only (and the proofs)
 
 Appends: the same service, the same run, rounds alternating between the log on (events signed, the Merkle
 log and a signed checkpoint added in each write's own transaction, an inclusion proof for every receipt) and
 off (no signer, nothing added to the log: the rate before issue 10): one writer, one command per write; 8 writer threads; and
 group-committed batches of 32 (what the HTTP findings route does).
-Target: on within 15% of off. Proofs: the node table of a 1M-leaf tree is written straight into the view
+Target: on within 15% of off. Through HTTP too (`--http-writes`, 0 to skip): the same server (`kaohe serve`'s
+application under uvicorn, SQLite) with the log on and off, on a store each, in alternating rounds; 16 writers
+post findings, group-committed as they arrive, after one warm-up write to every district. Proofs: the node table of a 1M-leaf tree is written straight into the view
 tables (not through 1M events), then inclusion and consistency proofs are read from it as the API does.
 Target: under 1 ms a proof.
 """
@@ -102,6 +105,68 @@ def bench_appends(kind: str, commands: int, rounds: int, batch: int) -> None:
     store.drop()
 
 
+def http_app():
+    """uvicorn's factory for the HTTP rounds: kaohe's application over the store at KAOHE_DATABASE_URL, with the
+    log off when KAOHE_BENCH_LOG=off (as `switch` turns it off; nothing in the product can)."""
+    import os
+
+    from api.asgi import create_app
+    from api.service import KaoheApp
+
+    service = KaoheApp.from_url()
+    if os.environ.get("KAOHE_BENCH_LOG") == "off":
+        switch(service, False, {})
+    return create_app(service)
+
+
+def bench_http_appends(kind: str, writes: int, rounds: int, districts: int = 300) -> None:
+    import asyncio
+    import os
+
+    from ops.bench_reads import Server, load, request
+    from ops.bench_http import token
+
+    loop = asyncio.new_event_loop()
+    stores, servers, tokens, envs = {}, {}, {}, {}
+    names = [f"D{i:04d}" for i in range(districts)]
+    for mode in ("on", "off"):
+        store = stores[mode] = Store(kind)
+        envs[mode] = {**os.environ, "KAOHE_DATABASE_URL": store.url, "KAOHE_BENCH_LOG": mode}
+        if store.schema:  # PostgreSQL: the schema, and a key file the command line and the server share
+            envs[mode].update(KAOHE_POSTGRES_SCHEMA=store.schema,
+                              KAOHE_LOG_KEY_FILE=f"{tempfile.mkdtemp(prefix='kaohe-bench-log-')}/kaohe-log.key")
+        os.environ.update({k: envs[mode][k] for k in ("KAOHE_LOG_KEY_FILE",) if k in envs[mode]})
+        app = store.app()
+        app.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=names)
+        app.close()
+    rates: dict[str, list[float]] = {"on": [], "off": []}
+    count = 0
+    try:
+        for _ in range(rounds):
+            for mode in ("on", "off"):
+                env = envs[mode]
+                bearer = tokens.get(mode) or tokens.setdefault(mode, token(env, "bench-office", "office"))
+                server = servers[mode] = Server(env, [sys.executable, "-m", "uvicorn", "ops.bench_log:http_app",
+                                                      "--factory", "--log-level", "warning", "--no-access-log"])
+                try:
+                    def finding(i: int) -> bytes:
+                        return request("POST", f"/api/years/2018/districts/{names[i % districts]}/findings", bearer,
+                                       {"clause": "8.2.b", "occurred_on": "2018-05-01", "note": f"bench {i}"})
+
+                    loop.run_until_complete(load(server.port, districts, finding, 16))  # each ledger loaded once
+                    count += 1
+                    elapsed, _ = loop.run_until_complete(load(server.port, writes, lambda i: finding(count * writes + i), 16))
+                    rates[mode].append(writes / elapsed)
+                finally:
+                    server.stop()
+    finally:
+        for store in stores.values():
+            store.drop()
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    say(f"[{kind}] HTTP findings, 16 writers (group commit), median of {rounds} alternating rounds of {writes}: "
+        f"log on {on:,.0f}/s, off {off:,.0f}/s ({(on / off - 1) * 100:+.1f}%; target within -15%)")
+
+
 def bench_proofs(leaves: int, samples: int = 2000) -> None:
     folder = tempfile.mkdtemp(prefix="kaohe-bench-log-")
     views = ViewStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{folder}/views.sqlite3"})
@@ -156,9 +221,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--leaves", type=int, default=1_000_000)
+    parser.add_argument("--http-writes", type=int, default=1000, help="findings per HTTP round (0: no HTTP rounds)")
+    parser.add_argument("--http-stores", default="sqlite,postgres")
     args = parser.parse_args()
-    for kind in args.stores.split(","):
+    for kind in filter(None, args.stores.split(",")):  # --stores "": the HTTP rounds and proofs only
         bench_appends(kind, args.commands, args.rounds, args.batch)
+    for kind in args.http_stores.split(",") if args.http_writes else ():
+        bench_http_appends(kind, args.http_writes, args.rounds)
     bench_proofs(args.leaves)
 
 
