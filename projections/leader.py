@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from projections.store import store_key
+from projections.store import postgres_settings, store_key
 
 log = logging.getLogger("kaohe.leader")
 LEADER_LOCK = 20180620  # pg_try_advisory_lock(LEADER_LOCK, store_key): the store's leader (store.VIEWS_LOCK + 1)
@@ -74,11 +74,8 @@ class Leadership(_Rechecks):
             import psycopg
             from psycopg import sql
 
-            env = self.env
             self.leading = False  # a new session holds no lock
-            self._conn = psycopg.connect(
-                dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-                user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True)
+            self._conn = psycopg.connect(**postgres_settings(self.env))
             self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         return self._conn
 

@@ -97,6 +97,13 @@ READ_POOL = int(os.environ.get("KAOHE_VIEW_READ_CONNECTIONS", "8"))  # PostgreSQ
 VIEWS_LOCK = 20180619  # pg_advisory_xact_lock(VIEWS_LOCK, store_key): one view writer at a time per store
 
 
+def postgres_settings(env: dict[str, str]) -> dict[str, Any]:
+    """psycopg.connect's arguments for the store's database (library settings): every connection kaohe opens
+    itself (views, read pool, leader, write locks, table set-up) is made from these."""
+    return {"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"], "port": env["POSTGRES_PORT"],
+            "user": env["POSTGRES_USER"], "password": env.get("POSTGRES_PASSWORD") or None, "autocommit": True}
+
+
 def store_key(env: dict[str, str]) -> int:
     """A signed 32-bit key naming one store in its PostgreSQL database (stores differ by schema), so two
     stores sharing a database never wait for each other's advisory locks."""
@@ -152,10 +159,7 @@ class ViewStore:
         if self.is_postgres:
             import psycopg
 
-            conn = psycopg.connect(
-                dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-                user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
-            )
+            conn = psycopg.connect(**postgres_settings(env))
             schema = env.get("POSTGRES_SCHEMA")
             if schema:
                 conn.execute(f"SET search_path TO {schema}")
@@ -257,9 +261,7 @@ class ViewStore:
                     env = self.env
                     schema = env.get("POSTGRES_SCHEMA")
                     pool = self._read_pool = ConnectionPool(
-                        kwargs={"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
-                                "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
-                                "password": env.get("POSTGRES_PASSWORD") or None, "autocommit": True},
+                        kwargs=postgres_settings(env),
                         configure=(lambda conn: conn.execute(f"SET search_path TO {schema}")) if schema else None,
                         min_size=1, max_size=READ_POOL, open=True)
         return pool

@@ -62,11 +62,9 @@ def setup_lock(env: dict[str, str]) -> Iterator[None]:
         return
     import psycopg
 
-    from projections.store import store_key
+    from projections.store import postgres_settings, store_key
 
-    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-                         user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
-                         autocommit=True) as conn:
+    with psycopg.connect(**postgres_settings(env)) as conn:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (SETUP_LOCK, store_key(env)))
         yield  # the lock ends with the session, when the connection closes
 

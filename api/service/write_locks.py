@@ -16,6 +16,8 @@ import uuid
 import zlib
 from typing import Any, Iterable
 
+from projections.store import postgres_settings
+
 LOCK_SPACE = 1801  # the first key of pg_advisory_lock(int, int): kaohe's aggregate locks
 HINTS = 10_000  # commands whose touched aggregates are remembered
 TARGETS = ("year", "district", "finding", "dispute", "report", "task")
@@ -64,9 +66,7 @@ class AggregateLocks:
         if self._conn is None or self._conn.closed:
             import psycopg
 
-            self._conn = psycopg.connect(
-                dbname=self.env["POSTGRES_DBNAME"], host=self.env["POSTGRES_HOST"], port=self.env["POSTGRES_PORT"],
-                user=self.env["POSTGRES_USER"], password=self.env.get("POSTGRES_PASSWORD") or None, autocommit=True)
+            self._conn = psycopg.connect(**postgres_settings(self.env))
         return self._conn
 
     def take(self, aggregate_ids: Iterable[Any]) -> None:
