@@ -127,27 +127,27 @@ def bench_http_appends(kind: str, writes: int, rounds: int, districts: int = 300
     from ops.bench_http import token
 
     loop = asyncio.new_event_loop()
-    stores, servers, tokens, envs = {}, {}, {}, {}
+    stores, tokens, envs = {}, {}, {}
     names = [f"D{i:04d}" for i in range(districts)]
     for mode in ("on", "off"):
         store = stores[mode] = Store(kind)
         envs[mode] = {**os.environ, "KAOHE_DATABASE_URL": store.url, "KAOHE_BENCH_LOG": mode}
-        if store.schema:  # PostgreSQL: the schema, and a key file the command line and the server share
+        if store.schema:  # PostgreSQL: the schema, and a key file this process, the command line and the server share
             envs[mode].update(KAOHE_POSTGRES_SCHEMA=store.schema,
                               KAOHE_LOG_KEY_FILE=f"{tempfile.mkdtemp(prefix='kaohe-bench-log-')}/kaohe-log.key")
-        os.environ.update({k: envs[mode][k] for k in ("KAOHE_LOG_KEY_FILE",) if k in envs[mode]})
+            os.environ["KAOHE_LOG_KEY_FILE"] = envs[mode]["KAOHE_LOG_KEY_FILE"]  # for store.app() just below
         app = store.app()
         app.open_year(ADMIN, year=2018, rubric="dalian-2018", districts=names)
         app.close()
+        tokens[mode] = token(envs[mode], "bench-office", "office")
     rates: dict[str, list[float]] = {"on": [], "off": []}
     count = 0
     try:
         for _ in range(rounds):
             for mode in ("on", "off"):
-                env = envs[mode]
-                bearer = tokens.get(mode) or tokens.setdefault(mode, token(env, "bench-office", "office"))
-                server = servers[mode] = Server(env, [sys.executable, "-m", "uvicorn", "ops.bench_log:http_app",
-                                                      "--factory", "--log-level", "warning", "--no-access-log"])
+                env, bearer = envs[mode], tokens[mode]
+                server = Server(env, [sys.executable, "-m", "uvicorn", "ops.bench_log:http_app",
+                                      "--factory", "--log-level", "warning", "--no-access-log"])
                 try:
                     def finding(i: int) -> bytes:
                         return request("POST", f"/api/years/2018/districts/{names[i % districts]}/findings", bearer,
